@@ -1,0 +1,29 @@
+"""Numbers that summarise how well a model does on held-out images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils._validation import check_images
+
+__all__ = ["reconstruction_mse"]
+
+
+def reconstruction_mse(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """Mean squared error per image, averaged over its pixels.
+
+    Parameters
+    ----------
+    images, reconstructions : numpy.ndarray of shape (n, 28, 28, 1) or (n, 28, 28)
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
+        One error per image; take ``.mean()`` for the test-set error.
+    """
+    images = check_images(images, "images")
+    reconstructions = check_images(reconstructions, "reconstructions")
+    if images.shape != reconstructions.shape:
+        raise ValueError(f"images and reconstructions must have the same shape; got "
+                         f"{images.shape} and {reconstructions.shape}.")
+    return ((images - reconstructions) ** 2).reshape(len(images), -1).mean(axis=1)

@@ -1,0 +1,126 @@
+"""Exercises for lesson 01 (the autoencoder baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.exercises.core import Exercise, expect
+
+__all__ = ["q1", "q2", "q3"]
+
+
+# --- 1.1 per-image reconstruction error -------------------------------------------------
+
+def per_image_mse(images, reconstructions):
+    """Mean squared error of each image, averaged over its pixels: shape (n,)."""
+    images = np.asarray(images, dtype=np.float64)
+    reconstructions = np.asarray(reconstructions, dtype=np.float64)
+    squared = (images - reconstructions) ** 2
+    return squared.reshape(len(images), -1).mean(axis=1)
+
+
+def _check_per_image_mse(answer) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_per_image_mse).")
+    rng = np.random.default_rng(11)
+    images = rng.uniform(size=(6, 28, 28, 1))
+    reconstructions = rng.uniform(size=(6, 28, 28, 1))
+    got = np.asarray(answer(images, reconstructions), dtype=np.float64)
+    want = per_image_mse(images, reconstructions)
+    expect(got.shape == want.shape,
+           f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
+           "Reduce over every axis except the first (the batch).")
+    expect(not np.allclose(got, want * 784, rtol=1e-4),
+           "Your values are 784 times too large: average over pixels, do not sum.")
+    expect(np.allclose(got, want, rtol=1e-4),
+           "Right shape, wrong values. Square the differences before averaging them.")
+    same = per_image_mse(images[:1], images[:1])
+    expect(np.allclose(np.asarray(answer(images[:1], images[:1])), same),
+           "A perfect reconstruction should give an error of exactly 0.")
+
+
+q1 = Exercise(
+    "Exercise 1.1: per-image reconstruction error",
+    _check_per_image_mse,
+    per_image_mse,
+    hints=(
+        "The result has one entry per image: shape (n,).",
+        "Flatten each image with `.reshape(len(images), -1)` and take the mean along axis 1.",
+    ),
+)
+
+
+# --- 1.2 counting parameters -------------------------------------------------------------
+
+def dense_parameter_count(layer_sizes):
+    """Weights plus biases of a stack of Dense layers with these widths."""
+    sizes = list(layer_sizes)
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def _check_dense_parameter_count(answer) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_count).")
+    for sizes in ([784, 512, 256, 2], [2, 256, 512, 784], [3, 1], [10, 7, 5, 3, 2]):
+        got = answer(sizes)
+        want = dense_parameter_count(sizes)
+        weights_only = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        expect(got != weights_only,
+               f"For widths {sizes} you count only the weight matrices. Each Dense "
+               "unit also has one more parameter.")
+        expect(got == want,
+               f"For widths {sizes} the count is not right (got {got}). A Dense layer "
+               "from n_in to n_out units has a weight per input-output pair, plus extras.")
+
+
+q2 = Exercise(
+    "Exercise 1.2: count the parameters of a dense network",
+    _check_dense_parameter_count,
+    dense_parameter_count,
+    hints=(
+        "Count layer by layer: a Dense layer connects consecutive widths n_in -> n_out.",
+        "A Dense layer has an n_in x n_out weight matrix and a bias vector of length n_out.",
+    ),
+)
+
+
+# --- 1.3 distance to the nearest code ----------------------------------------------------
+
+def nearest_distance(points, codes):
+    """Euclidean distance from each point to its nearest code: shape (n,)."""
+    points = np.asarray(points, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.float64)
+    differences = points[:, None, :] - codes[None, :, :]
+    return np.sqrt((differences ** 2).sum(axis=-1)).min(axis=1)
+
+
+def _check_nearest_distance(answer) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_distance).")
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(7, 2)) * 3
+    codes = rng.normal(size=(40, 2))
+    got = np.asarray(answer(points, codes), dtype=np.float64)
+    want = nearest_distance(points, codes)
+    expect(got.shape == want.shape,
+           f"Expected one distance per point, shape {want.shape}; got shape {got.shape}.")
+    expect(not np.allclose(got, want ** 2, rtol=1e-4),
+           "These look like squared distances: take the square root.")
+    manhattan = np.abs(points[:, None, :] - codes[None, :, :]).sum(-1).min(axis=1)
+    expect(not np.allclose(got, manhattan, rtol=1e-4),
+           "These are sums of absolute differences; the task asks for Euclidean distance.")
+    expect(np.allclose(got, want, rtol=1e-4),
+           "Right shape, wrong values: for each point, compute its distance to every "
+           "code, then keep the smallest.")
+    expect(np.allclose(np.asarray(answer(codes[:3], codes)), 0.0, atol=1e-6),
+           "A point that is itself a code should be at distance 0.")
+
+
+q3 = Exercise(
+    "Exercise 1.3: how far is a sample from the data?",
+    _check_nearest_distance,
+    nearest_distance,
+    hints=(
+        "Broadcasting `points[:, None, :] - codes[None, :, :]` gives every difference "
+        "at once, shape (n, m, d).",
+        "Sum the squared differences over the last axis, take the square root, then the "
+        "minimum over the codes' axis.",
+    ),
+)

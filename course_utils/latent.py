@@ -1,0 +1,98 @@
+"""Points in a latent (code) space: sampling them and measuring where data lives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils._validation import check_array, check_positive_int
+
+__all__ = ["sample_box", "sample_fitted_gaussian", "nearest_code_distance", "hole_fraction"]
+
+
+def _codes(codes: object, name: str = "codes") -> np.ndarray:
+    return check_array(codes, name, ndim=2, min_len=2)
+
+
+def sample_box(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+    """Draw ``n`` points uniformly from the bounding box of ``codes``.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of shape (m, d)
+    n : int
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, d), float32
+    """
+    codes = _codes(codes)
+    n = check_positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    low, high = codes.min(axis=0), codes.max(axis=0)
+    return rng.uniform(low, high, size=(n, codes.shape[1])).astype(np.float32)
+
+
+def sample_fitted_gaussian(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+    """Draw ``n`` points from a Gaussian with the mean and covariance of ``codes``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, d), float32
+    """
+    codes = _codes(codes)
+    n = check_positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    mean = codes.mean(axis=0)
+    cov = np.atleast_2d(np.cov(codes, rowvar=False))
+    return rng.multivariate_normal(mean, cov, size=n).astype(np.float32)
+
+
+def nearest_code_distance(points: np.ndarray, codes: np.ndarray,
+                          *, chunk: int = 1024) -> np.ndarray:
+    """Euclidean distance from each point to its nearest code.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (n, d)
+    codes : numpy.ndarray of shape (m, d)
+    chunk : int
+        Points handled at once, to bound memory at ``chunk * m`` distances.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
+    """
+    points = check_array(points, "points", ndim=2, min_len=1)
+    codes = check_array(codes, "codes", ndim=2, min_len=1)
+    if points.shape[1] != codes.shape[1]:
+        raise ValueError(f"points and codes must have the same dimension; got "
+                         f"{points.shape[1]} and {codes.shape[1]}.")
+    out = np.empty(len(points), dtype=np.float32)
+    for start in range(0, len(points), chunk):
+        block = points[start:start + chunk]
+        squared = ((block[:, None, :] - codes[None, :, :]) ** 2).sum(axis=-1)
+        out[start:start + chunk] = np.sqrt(squared.min(axis=1))
+    return out
+
+
+def hole_fraction(points: np.ndarray, codes: np.ndarray, *, quantile: float = 0.99) -> float:
+    """Fraction of ``points`` that fall in a hole of the code space.
+
+    A point is in a hole when its nearest code is farther away than ``quantile`` of
+    the codes' own nearest-neighbour distances: farther from the data than almost any
+    real code is from its neighbour. Half of ``codes`` serve as the reference set and
+    the other half measure its spacing, so no code counts as its own neighbour.
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    codes = _codes(codes)
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1); got {quantile}.")
+    half = len(codes) // 2
+    reference = codes[half:]  # held apart so that no code is its own neighbour
+    spacing = nearest_code_distance(codes[:half], reference)
+    radius = float(np.quantile(spacing, quantile))
+    return float((nearest_code_distance(points, reference) > radius).mean())

@@ -1,0 +1,198 @@
+"""Figures for the lessons. Every function takes ``ax=None`` (or draws its own grid)
+and returns the :class:`matplotlib.figure.Figure`; none calls ``plt.show()``.
+
+Figures are built with :class:`matplotlib.figure.Figure` rather than ``pyplot``, so
+they are not kept alive by a global figure manager; a notebook displays the returned
+figure as the cell's value.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from course_utils._validation import check_array, check_images, check_positive_int
+
+__all__ = [
+    "plot_history",
+    "plot_image_grid",
+    "plot_reconstructions",
+    "plot_latent_scatter",
+]
+
+
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        figure = Figure(figsize=figsize, layout="constrained")
+        return figure, figure.subplots()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+    return ax.figure, ax
+
+
+def _history_dict(history: object) -> Mapping[str, Sequence[float]]:
+    values = getattr(history, "history", history)
+    if not isinstance(values, Mapping) or not values:
+        raise TypeError("history must be a keras History or a non-empty dict of "
+                        f"metric name -> list of values; got {type(history).__name__}.")
+    return values
+
+
+def plot_history(history: object, keys: Sequence[str] | None = None, *,
+                 ax: Axes | None = None, title: str = "Learning curves") -> Figure:
+    """Plot training and validation curves per epoch.
+
+    Parameters
+    ----------
+    history : keras.callbacks.History or dict of str to list of float
+    keys : sequence of str, optional
+        Metrics to draw (their ``val_`` twins are drawn dashed). Default: every
+        metric that is not itself a ``val_`` entry.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    values = _history_dict(history)
+    if keys is None:
+        keys = [key for key in values if not key.startswith("val_")]
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise ValueError(f"keys {missing} are not in the history; it has {sorted(values)}.")
+    figure, ax = _figure_and_axes(ax, (6, 3.5))
+    for key in keys:
+        epochs = np.arange(1, len(values[key]) + 1)
+        line, = ax.plot(epochs, values[key], label=f"train {key}")
+        if f"val_{key}" in values:
+            ax.plot(epochs, values[f"val_{key}"], "--", color=line.get_color(),
+                    label=f"validation {key}")
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
+    ax.legend()
+    return figure
+
+
+def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str] | None = None,
+                    row_labels: Sequence[str] | None = None, scale: float = 1.0,
+                    suptitle: str | None = None) -> Figure:
+    """Show greyscale images in a grid, row by row.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of shape (n, h, w) or (n, h, w, 1)
+    ncols : int
+    titles : sequence of str, optional
+        One short title per image.
+    row_labels : sequence of str, optional
+        One label per row, written to the left of it.
+    scale : float
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    images = check_images(images)
+    ncols = min(check_positive_int(ncols, "ncols"), len(images))
+    nrows = -(-len(images) // ncols)
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image ({len(images)}); "
+                         f"got {len(titles)}.")
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(f"row_labels must have one entry per row ({nrows}); "
+                         f"got {len(row_labels)}.")
+    figure = Figure(figsize=(scale * ncols, scale * nrows + (0.4 if suptitle else 0)),
+                    layout="constrained")
+    axes = np.atleast_2d(figure.subplots(nrows, ncols, squeeze=False))
+    for index, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if index >= len(images):
+            ax.set_axis_off()
+            continue
+        ax.imshow(images[index], cmap="gray_r", vmin=0.0, vmax=1.0)
+        if titles is not None:
+            ax.set_title(titles[index], fontsize=8)
+    if row_labels is not None:
+        for row, label in enumerate(row_labels):
+            axes[row, 0].set_ylabel(label, fontsize=9)
+    if suptitle:
+        figure.suptitle(suptitle)
+    return figure
+
+
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *,
+                         n: int = 10, scale: float = 1.0) -> Figure:
+    """Originals on the top row, their reconstructions underneath.
+
+    Parameters
+    ----------
+    originals, reconstructions : numpy.ndarray of shape (m, 28, 28, 1) or (m, 28, 28)
+    n : int
+        How many pairs to show (the first ``n``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    originals = check_images(originals, "originals")
+    reconstructions = check_images(reconstructions, "reconstructions")
+    if originals.shape != reconstructions.shape:
+        raise ValueError(f"originals and reconstructions must have the same shape; got "
+                         f"{originals.shape} and {reconstructions.shape}.")
+    n = min(check_positive_int(n, "n"), len(originals))
+    stacked = np.concatenate([originals[:n], reconstructions[:n]])
+    return plot_image_grid(stacked, ncols=n, row_labels=["original", "reconstruction"],
+                           scale=scale)
+
+
+def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, *,
+                        class_names: Sequence[str] | None = None,
+                        extra_points: Mapping[str, np.ndarray] | None = None,
+                        ax: Axes | None = None, title: str = "Codes of test images",
+                        point_size: float = 4.0) -> Figure:
+    """Scatter 2-D codes, coloured by class, with optional extra point sets on top.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of shape (n, 2)
+    labels : numpy.ndarray of shape (n,), optional
+        Integer classes 0-9, used for the colours and the legend.
+    class_names : sequence of str, optional
+        Names for the legend, indexed by label.
+    extra_points : dict of str to numpy.ndarray of shape (m, 2), optional
+        More points to overlay (for example samples), each set with its own marker.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    codes = check_array(codes, "codes", ndim=2, min_len=1)
+    if codes.shape[1] != 2:
+        raise ValueError(f"codes must be 2-D points, shape (n, 2); got {codes.shape}. "
+                         "Project higher-dimensional codes to 2-D first (e.g. with PCA).")
+    if labels is not None and len(labels) != len(codes):
+        raise ValueError(f"labels must have one entry per code ({len(codes)}); "
+                         f"got {len(labels)}.")
+    figure, ax = _figure_and_axes(ax, (6, 5))
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=point_size, alpha=0.6, color="tab:blue")
+    else:
+        colours = [f"C{i}" for i in range(10)]
+        for label in np.unique(labels):
+            chosen = labels == label
+            name = class_names[int(label)] if class_names is not None else str(label)
+            ax.scatter(codes[chosen, 0], codes[chosen, 1], s=point_size, alpha=0.6,
+                       color=colours[int(label) % 10], label=name)
+    for marker, (name, points) in zip("xP*^", (extra_points or {}).items()):
+        points = check_array(points, f"extra_points[{name!r}]", ndim=2)
+        ax.scatter(points[:, 0], points[:, 1], s=30, marker=marker, color="black",
+                   label=name)
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
+    if labels is not None or extra_points:
+        ax.legend(markerscale=2, fontsize=8, loc="best")
+    return figure
