@@ -1,0 +1,5 @@
+"""Shared test settings: quiet TensorFlow, no network, small data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,29 @@
+import keras
+import numpy as np
+import pytest
+
+from course_utils.inference import apply_model
+
+
+def test_apply_model_matches_one_call_across_batches():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    x = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+    np.testing.assert_allclose(apply_model(model, x, batch_size=3), model(x), rtol=1e-6)
+
+
+def test_apply_model_returns_a_list_for_several_outputs():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(4)(inputs)])
+    outputs = apply_model(model, np.zeros((7, 3)), batch_size=2)
+    assert [o.shape for o in outputs] == [(7, 2), (7, 4)]
+
+
+def test_apply_model_validates_inputs():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, inputs)
+    with pytest.raises(TypeError, match="keras.Model"):
+        apply_model(lambda x: x, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="at least one row"):
+        apply_model(model, np.zeros((0, 3)))

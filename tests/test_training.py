@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from course_utils.models import build_autoencoder
+from course_utils.training import set_seed, train_autoencoder
+
+
+def blobs(n=64, seed=0):
+    """Images that are easy to reconstruct: a bright square at one of four places."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28, 1), np.float32)
+    for i, corner in enumerate(rng.integers(0, 4, size=n)):
+        row, col = divmod(int(corner), 2)
+        images[i, 14 * row:14 * row + 10, 14 * col:14 * col + 10] = 1.0
+    return images
+
+
+def test_train_autoencoder_returns_history_and_learns():
+    set_seed(0)
+    autoencoder, _, _ = build_autoencoder(2, hidden=(32,))
+    history = train_autoencoder(autoencoder, blobs(), epochs=15, batch_size=16,
+                                validation_split=0.25, learning_rate=3e-3, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 15 and len(history.history["val_loss"]) == 15
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_set_seed_makes_training_repeatable():
+    results = []
+    for _ in range(2):
+        set_seed(123)
+        autoencoder, _, _ = build_autoencoder(2, hidden=(16,))
+        history = train_autoencoder(autoencoder, blobs(), epochs=2, batch_size=16,
+                                    validation_split=0.0, verbose=0)
+        results.append((history.history["loss"], autoencoder.get_weights()[0]))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_set_seed_rejects_negative_and_non_integers():
+    with pytest.raises(ValueError, match="seed"):
+        set_seed(-1)
+    with pytest.raises(TypeError, match="seed"):
+        set_seed(1.5)
+
+
+def test_train_autoencoder_validates_inputs():
+    autoencoder, _, _ = build_autoencoder(2, hidden=(8,))
+    with pytest.raises(TypeError, match="keras.Model"):
+        train_autoencoder("model", blobs(), epochs=1)
+    with pytest.raises(ValueError, match="validation_split"):
+        train_autoencoder(autoencoder, blobs(), epochs=1, validation_split=1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        train_autoencoder(autoencoder, blobs(), epochs=0)
+    with pytest.raises(ValueError, match="greyscale"):
+        train_autoencoder(autoencoder, np.zeros((4, 28, 28, 3)), epochs=1)
