@@ -1,0 +1,359 @@
+"""A variational autoencoder as a Keras 3 model with its own training step.
+
+:class:`VAE` joins an encoder (image -> ``[z_mean, z_log_var]``) and a decoder
+(``z`` -> pixel logits). Training minimizes the negative ELBO of
+:func:`course_utils.losses.negative_elbo`: a Bernoulli reconstruction term summed
+over pixels plus the KL divergence to the prior N(0, I), both averaged over images,
+in nats. Typical use::
+
+    vae = build_dense_vae(latent_dim=2, seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = vae.fit(x_train, epochs=10, batch_size=128, validation_split=0.1)
+    vae.evaluate_nelbo(x_test)   # {"loss": ..., "reconstruction_loss": ..., "kl_loss": ...}
+    z_mean, z_log_var = vae.encode(x_test)
+    images = vae.decode(z_grid)  # probabilities in [0, 1]
+
+``fit`` takes the images only (no targets): the VAE reconstructs its input.
+The training step uses ``tf.GradientTape``, so the Keras backend must be TensorFlow.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from course_utils._validation import check_array, check_int_sequence, check_positive_int
+from course_utils.layers import Sampling
+from course_utils.losses import negative_elbo
+from course_utils.models import (
+    build_conv_decoder,
+    build_conv_encoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
+
+__all__ = ["VAE", "build_conv_vae", "build_dense_vae"]
+
+LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class VAE(keras.Model):
+    """Variational autoencoder: encoder -> sampling -> decoder, trained on the negative ELBO.
+
+    Parameters
+    ----------
+    encoder : keras.Model
+        Built from ``keras.Input(shape=image_shape)``; outputs ``[z_mean, z_log_var]``,
+        each of shape ``(batch, latent_dim)``.
+    decoder : keras.Model
+        Input ``(batch, latent_dim)``; output pixel LOGITS of shape
+        ``(batch, *image_shape)`` (no final sigmoid: the loss applies it).
+    seed : int or None
+        Seed of the :class:`~course_utils.layers.Sampling` layer, so the noise drawn
+        during training and evaluation is reproducible. It does not seed the
+        initial weights (use ``keras.utils.set_random_seed`` for that).
+    **kwargs
+        Passed to :class:`keras.Model` (e.g. ``name``).
+
+    Attributes
+    ----------
+    image_shape : tuple of int
+        Shape of one image, e.g. ``(28, 28, 1)``.
+    latent_dim : int
+        Size of the code.
+
+    Notes
+    -----
+    * ``vae(x)`` and ``vae.predict(x)`` return the reconstruction LOGITS of the
+      posterior means, shape ``(batch, *image_shape)``: deterministic, no sampling.
+      Apply a sigmoid for pixel probabilities.
+    * ``fit`` and ``evaluate`` log ``loss``, ``reconstruction_loss`` and ``kl_loss``
+      (plus ``val_*``), each a per-image average in nats over the epoch, with
+      ``loss = reconstruction_loss + kl_loss``. They use one sample ``z ~ q(z|x)`` per
+      image, so the reconstruction term is a Monte Carlo estimate; the KL term is exact.
+    * Compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam())``.
+      Extra losses added with ``add_loss`` and compiled losses/metrics are not used.
+    """
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
+                 seed: int | None = None, **kwargs) -> None:
+        image_shape, latent_dim = _check_encoder_decoder(encoder, decoder)
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.seed = seed
+        self.image_shape = image_shape
+        self.latent_dim = latent_dim
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        # The encoder and decoder arrive built, and the VAE has no weights of its own.
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        # Listing the trackers here lets Keras reset them at the start of each epoch.
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def call(self, inputs, training: bool | None = None):
+        z_mean, _ = self.encoder(inputs, training=training)
+        return self.decoder(z_mean, training=training)
+
+    # ------------------------------------------------------------------ training
+
+    def _negative_elbo(self, x, training: bool) -> dict:
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(z, training=training)
+        return negative_elbo(x, logits, z_mean, z_log_var)
+
+    def _update_trackers(self, losses: dict, x) -> dict:
+        # Weighting each batch mean by the batch size makes the epoch value an exact
+        # per-image average, even when the last batch is smaller.
+        batch_size = ops.shape(x)[0]
+        for tracker in self.metrics:
+            tracker.update_state(losses[tracker.name], sample_weight=batch_size)
+        return {tracker.name: tracker.result() for tracker in self.metrics}
+
+    def train_step(self, data):
+        """One gradient step on the negative ELBO of a batch of images ``data``."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            losses = self._negative_elbo(x, training=True)
+        grads = tape.gradient(losses["loss"], self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_trackers(losses, x)
+
+    def test_step(self, data):
+        """The negative ELBO of a batch, without a gradient step (``evaluate``, ``val_*``)."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        losses = self._negative_elbo(x, training=False)
+        return self._update_trackers(losses, x)
+
+    # ------------------------------------------------------------- serialization
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> VAE:
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"),
+                                                        custom_objects=custom_objects)
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"),
+                                                        custom_objects=custom_objects)
+        return cls(encoder, decoder, **config)
+
+    # ---------------------------------------------------------- NumPy helpers
+
+    def _as_images(self, x: object, name: str = "x") -> np.ndarray:
+        images = check_array(x, name, ndim=(len(self.image_shape), len(self.image_shape) + 1),
+                             min_len=1)
+        if images.shape[1:] == self.image_shape:
+            return images
+        if images.shape[1:] + (1,) == self.image_shape:
+            return images.reshape((len(images),) + self.image_shape)
+        raise ValueError(f"{name} must hold images of shape {self.image_shape}, i.e. have "
+                         f"shape (n, {', '.join(map(str, self.image_shape))}); got shape "
+                         f"{images.shape}. Pass a batch of images, e.g. x[:100].")
+
+    def encode(self, x: object, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior parameters of images.
+
+        Parameters
+        ----------
+        x : array of shape (n, 28, 28, 1) or (n, 28, 28)
+            Images with values in [0, 1] (the shape follows ``image_shape``).
+        batch_size : int
+            Images per forward pass.
+
+        Returns
+        -------
+        z_mean, z_log_var : numpy.ndarray of shape (n, latent_dim)
+        """
+        images = self._as_images(x)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        z_mean, z_log_var = self.encoder.predict(images, batch_size=batch_size, verbose=0)
+        return np.asarray(z_mean), np.asarray(z_log_var)
+
+    def decode(self, z: object) -> np.ndarray:
+        """Pixel probabilities ``sigmoid(decoder(z))`` of codes, in one batched call.
+
+        Parameters
+        ----------
+        z : array of shape (n, latent_dim)
+            Codes, one per row (use ``z[None, :]`` for a single code).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, 28, 28, 1)
+            Float32 probabilities in [0, 1] (the shape follows ``image_shape``).
+        """
+        codes = check_array(z, "z", ndim=2, min_len=1)
+        if codes.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (n, {self.latent_dim}) for this VAE; got "
+                             f"shape {codes.shape}. Pass one code of length "
+                             f"{self.latent_dim} per row.")
+        logits = self.decoder(codes, training=False)
+        return ops.convert_to_numpy(ops.sigmoid(logits))
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Decode ``n`` codes drawn from the prior N(0, I).
+
+        Parameters
+        ----------
+        n : int
+            Number of images.
+        seed : int or None
+            Seed of the NumPy generator drawing the codes (same seed, same codes).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, 28, 28, 1)
+            Pixel probabilities in [0, 1] (the shape follows ``image_shape``).
+        """
+        n = check_positive_int(n, "n")
+        if seed is not None:
+            seed = check_positive_int(seed, "seed", minimum=0)
+        codes = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        return self.decode(codes.astype(np.float32))
+
+    def evaluate_nelbo(self, x: object, batch_size: int = 256) -> dict[str, float]:
+        """Negative ELBO of images in nats per image: ``vae.evaluate`` as plain floats.
+
+        Uses one sample ``z ~ q(z|x)`` per image (a Monte Carlo estimate of the
+        reconstruction term; the KL term is exact). Requires a compiled model.
+
+        Parameters
+        ----------
+        x : array of shape (n, 28, 28, 1) or (n, 28, 28)
+            Images with values in [0, 1].
+        batch_size : int
+            Images per batch; the result does not depend on it beyond sampling noise.
+
+        Returns
+        -------
+        dict of str to float
+            ``"loss"`` (the negative ELBO), ``"reconstruction_loss"`` and ``"kl_loss"``,
+            averages over the images, with ``loss = reconstruction_loss + kl_loss``.
+        """
+        images = self._as_images(x)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if not self.compiled:
+            raise RuntimeError("evaluate_nelbo needs a compiled VAE; call "
+                               "vae.compile(optimizer=keras.optimizers.Adam(1e-3)) first.")
+        results = self.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
+        return {name: float(results[name]) for name in LOSS_NAMES}
+
+
+# --------------------------------------------------------------------------- checks
+
+def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int, ...], int]:
+    """Return ``(image_shape, latent_dim)`` or raise if the two parts do not fit a VAE."""
+    for name, part in (("encoder", encoder), ("decoder", decoder)):
+        if not isinstance(part, keras.Model):
+            raise TypeError(f"{name} must be a keras.Model; got {type(part).__name__}. "
+                            f"Build one with course_utils.models.build_dense_{name} or "
+                            f"build_conv_{name}.")
+        inputs = getattr(part, "inputs", None)
+        if not inputs or len(inputs) != 1:
+            raise ValueError(f"{name} must be a functional keras.Model with one input made "
+                             f"by keras.Input(shape=...); got inputs {inputs!r}. Build it "
+                             f"with the functional API.")
+    image_shape = tuple(encoder.inputs[0].shape[1:])
+    if not image_shape or any(d is None for d in image_shape):
+        raise ValueError(f"encoder input must have a fully known image shape such as "
+                         f"(28, 28, 1); got {image_shape}. Use keras.Input(shape=(28, 28, 1)).")
+
+    outputs = encoder.outputs
+    shapes = [tuple(t.shape) for t in outputs]
+    if len(outputs) != 2 or shapes[0] != shapes[1] or len(shapes[0]) != 2:
+        raise ValueError("encoder must output two tensors [z_mean, z_log_var] of the same "
+                         f"shape (batch, latent_dim); got output shapes {shapes}. Give it two "
+                         "Dense(latent_dim) heads, e.g. build_dense_encoder(..., "
+                         "gaussian=True).")
+    latent_dim = shapes[0][1]
+
+    decoder_in = tuple(decoder.inputs[0].shape[1:])
+    if decoder_in != (latent_dim,):
+        raise ValueError(f"decoder input must have shape (batch, {latent_dim}) to match the "
+                         f"encoder's latent_dim={latent_dim}; got (batch, "
+                         f"{', '.join(map(str, decoder_in))}). Build both with the same "
+                         "latent_dim.")
+    decoder_out = [tuple(t.shape[1:]) for t in decoder.outputs]
+    if decoder_out != [image_shape]:
+        raise ValueError(f"decoder must output one tensor of the image shape {image_shape} "
+                         f"(the encoder's input shape); got output shapes {decoder_out}. End "
+                         "the decoder with a Reshape or a Conv2DTranspose to that shape.")
+    for layer in reversed(decoder.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is None:
+            continue  # e.g. Reshape: look further back
+        if getattr(activation, "__name__", "") == "sigmoid":
+            raise ValueError("decoder must output pixel LOGITS, but its last activation is a "
+                             "sigmoid; got a sigmoid output. Build it with output='logits' "
+                             "(the loss applies the sigmoid itself).")
+        break
+    return image_shape, int(latent_dim)
+
+
+# -------------------------------------------------------------------------- builders
+
+def build_dense_vae(latent_dim: int = 2, hidden=(512, 256), seed: int | None = None) -> VAE:
+    """Dense VAE: 784 -> hidden -> ``[z_mean, z_log_var]``; z -> reversed(hidden) -> 784 logits.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the code.
+    hidden : sequence of int
+        Encoder hidden widths, input side first; the decoder uses them reversed.
+    seed : int or None
+        Seed of the sampling noise (see :class:`VAE`).
+
+    Returns
+    -------
+    VAE
+        Not compiled; input ``(batch, 28, 28, 1)``. With the defaults and
+        ``latent_dim=2`` it has 1,068,820 parameters.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    hidden = check_int_sequence(hidden, "hidden")
+    encoder = build_dense_encoder(latent_dim, hidden, gaussian=True)
+    decoder = build_dense_decoder(latent_dim, tuple(reversed(hidden)), output="logits")
+    return VAE(encoder, decoder, seed=seed, name="dense_vae")
+
+
+def build_conv_vae(latent_dim: int = 2, seed: int | None = None) -> VAE:
+    """Convolutional VAE of the classic Keras example, with a logits decoder.
+
+    Encoder and decoder come from :func:`course_utils.models.build_conv_encoder` and
+    :func:`course_utils.models.build_conv_decoder`.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the code.
+    seed : int or None
+        Seed of the sampling noise (see :class:`VAE`).
+
+    Returns
+    -------
+    VAE
+        Not compiled; input ``(batch, 28, 28, 1)``. With ``latent_dim=2`` it has
+        134,165 parameters.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    encoder = build_conv_encoder(latent_dim)
+    decoder = build_conv_decoder(latent_dim, output="logits")
+    return VAE(encoder, decoder, seed=seed, name="conv_vae")

@@ -1,0 +1,308 @@
+"""Tests of course_utils.vae (the VAE model and its builders) and the conv builders."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
+from course_utils.models import (
+    IMAGE_SHAPE,
+    build_conv_decoder,
+    build_conv_encoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
+from course_utils.vae import VAE, build_conv_vae, build_dense_vae
+
+LOSS_NAMES = {"loss", "reconstruction_loss", "kl_loss"}
+# Keras 3.15 / TF 2.21 emit this NumPy 2 DeprecationWarning inside model.save().
+KERAS_SAVE_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword"
+
+
+def _blob_images(n: int = 64, seed: int = 0) -> np.ndarray:
+    """``n`` synthetic images (n, 28, 28, 1) in [0, 1]: one Gaussian blob each."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:28, 0:28]
+    centres = rng.uniform(7, 21, size=(n, 2))
+    widths = rng.uniform(2.0, 4.0, size=n)
+    squared = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
+    return np.exp(-squared / (2 * widths[:, None, None] ** 2))[..., None].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return _blob_images()
+
+
+def _compiled(vae: VAE, learning_rate: float = 1e-3) -> VAE:
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return vae
+
+
+def _assert_parts_add_up(logs: dict, prefix: str = "") -> None:
+    np.testing.assert_allclose(
+        np.asarray(logs[f"{prefix}loss"]),
+        np.asarray(logs[f"{prefix}reconstruction_loss"]) + np.asarray(logs[f"{prefix}kl_loss"]),
+        rtol=1e-5)
+
+
+# ----------------------------------------------------------------------- builders
+
+def test_parameter_counts_match_the_reference_models():
+    keras.utils.set_random_seed(0)
+    assert build_dense_vae(latent_dim=2).count_params() == 1_068_820
+    assert build_conv_vae(latent_dim=2).count_params() == 134_165
+    # The classic Keras example (sigmoid output) has the same count.
+    classic = build_conv_encoder(2).count_params() + build_conv_decoder(
+        2, output="sigmoid").count_params()
+    assert classic == 134_165
+
+
+def test_conv_builders_have_the_classic_architecture():
+    encoder = build_conv_encoder(3)
+    assert [tuple(t.shape) for t in encoder.outputs] == [(None, 3), (None, 3)]
+    shapes = {layer.name: tuple(layer.output.shape) for layer in encoder.layers}
+    assert shapes["conv_1"] == (None, 14, 14, 32)
+    assert shapes["conv_2"] == (None, 7, 7, 64)
+    assert shapes["dense"] == (None, 16)
+
+    decoder = build_conv_decoder(3)
+    assert tuple(decoder.output.shape) == (None, *IMAGE_SHAPE)
+    assert decoder.layers[-1].activation is keras.activations.linear  # logits
+    z = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32) * 20
+    assert np.any(decoder.predict(z, verbose=0) < 0)  # logits are not probabilities
+    sigmoid = build_conv_decoder(3, output="sigmoid").predict(z, verbose=0)
+    assert sigmoid.min() >= 0 and sigmoid.max() <= 1
+
+    with pytest.raises(ValueError, match="latent_dim"):
+        build_conv_encoder(0)
+    with pytest.raises(TypeError, match="latent_dim"):
+        build_conv_decoder(2.0)
+    with pytest.raises(ValueError, match="output"):
+        build_conv_decoder(2, output="relu")
+
+
+def test_builders_validate_arguments():
+    with pytest.raises(ValueError, match="latent_dim"):
+        build_dense_vae(latent_dim=0)
+    with pytest.raises(TypeError, match="latent_dim"):
+        build_conv_vae(latent_dim=True)
+    with pytest.raises(TypeError, match="hidden"):
+        build_dense_vae(hidden=512)
+    with pytest.raises(ValueError, match="seed"):
+        build_dense_vae(seed=-3)
+
+
+def test_constructor_rejects_parts_that_do_not_fit():
+    good_encoder = build_dense_encoder(2, (8,), gaussian=True)
+    good_decoder = build_dense_decoder(2, (8,), output="logits")
+    VAE(good_encoder, good_decoder)  # accepted
+
+    with pytest.raises(TypeError, match="encoder must be a keras.Model"):
+        VAE(lambda x: x, good_decoder)
+    with pytest.raises(ValueError, match=r"two tensors \[z_mean, z_log_var\]"):
+        VAE(build_dense_encoder(2, (8,), gaussian=False), good_decoder)
+
+    inputs = keras.Input(shape=IMAGE_SHAPE)
+    flat = keras.layers.Flatten()(inputs)
+    uneven = keras.Model(inputs, [keras.layers.Dense(2)(flat), keras.layers.Dense(3)(flat)])
+    with pytest.raises(ValueError, match="same shape"):
+        VAE(uneven, good_decoder)
+
+    with pytest.raises(ValueError, match="latent_dim=2"):
+        VAE(good_encoder, build_dense_decoder(3, (8,)))
+    z = keras.Input(shape=(2,))
+    flat_decoder = keras.Model(z, keras.layers.Dense(784)(z))
+    with pytest.raises(ValueError, match=r"image shape \(28, 28, 1\)"):
+        VAE(good_encoder, flat_decoder)
+    with pytest.raises(ValueError, match="LOGITS"):
+        VAE(good_encoder, build_dense_decoder(2, (8,), output="sigmoid"))
+    with pytest.raises(ValueError, match="LOGITS"):
+        VAE(build_conv_encoder(2), build_conv_decoder(2, output="sigmoid"))
+
+
+# ----------------------------------------------------------------------- training
+
+def test_training_reduces_the_loss_on_a_fixed_batch(images):
+    keras.utils.set_random_seed(1)
+    vae = _compiled(build_dense_vae(latent_dim=2, seed=1), learning_rate=3e-3)
+    before = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)["loss"]
+    history = vae.fit(images, epochs=25, batch_size=64, shuffle=False, verbose=0)
+    after = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)["loss"]
+    losses = history.history["loss"]
+    assert all(math.isfinite(v) for v in losses)
+    assert losses[-1] < 0.8 * losses[0]
+    assert after < 0.8 * before
+
+
+def test_history_has_parts_that_add_up_and_validation_keys(images):
+    keras.utils.set_random_seed(2)
+    vae = _compiled(build_conv_vae(latent_dim=2, seed=2))
+    history = vae.fit(images, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+    logs = history.history
+    assert set(logs) == LOSS_NAMES | {f"val_{name}" for name in LOSS_NAMES}
+    assert all(len(values) == 2 for values in logs.values())
+    _assert_parts_add_up(logs)
+    _assert_parts_add_up(logs, "val_")
+    assert all(v > 0 for v in logs["kl_loss"] + logs["val_kl_loss"])
+
+    # validation_data works as well, and evaluate reports the same three numbers.
+    history = vae.fit(images[:48], epochs=1, batch_size=16, verbose=0,
+                      validation_data=(images[48:],))
+    assert {f"val_{name}" for name in LOSS_NAMES} <= set(history.history)
+    results = vae.evaluate(images, batch_size=16, verbose=0, return_dict=True)
+    assert set(results) == LOSS_NAMES
+    _assert_parts_add_up(results)
+
+
+def _near_deterministic(vae: VAE) -> None:
+    """Make q(z|x) almost a point mass: z_log_var = -40, so z = z_mean + 2e-9 * eps."""
+    head = vae.encoder.get_layer("z_log_var")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.full_like(bias, -40.0)])
+
+
+def test_evaluate_equals_an_independent_computation(images):
+    keras.utils.set_random_seed(3)
+    vae = _compiled(build_dense_vae(latent_dim=2, seed=3))
+    vae.fit(images, epochs=1, batch_size=16, verbose=0)  # evaluate must reset the trackers
+
+    # The KL term is deterministic given the encoder: check it with any encoder.
+    # 64 images in batches of 24, 24, 16: the epoch value must be the per-image mean.
+    z_mean, z_log_var = (keras.ops.convert_to_numpy(t) for t in vae.encoder(images))
+    kl = keras.ops.convert_to_numpy(kl_divergence_standard_normal(z_mean, z_log_var))
+    closed_form = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
+    np.testing.assert_allclose(kl, closed_form, rtol=1e-4)
+    results = vae.evaluate(images, batch_size=24, verbose=0, return_dict=True)
+    np.testing.assert_allclose(results["kl_loss"], kl.mean(), rtol=1e-5)
+    _assert_parts_add_up(results)
+
+    # With a (near) point-mass posterior the reconstruction term is deterministic too.
+    _near_deterministic(vae)
+    z_mean, z_log_var = (keras.ops.convert_to_numpy(t) for t in vae.encoder(images))
+    logits = vae.decoder(z_mean)
+    reconstruction = keras.ops.convert_to_numpy(bernoulli_nll_from_logits(images, logits))
+    kl = keras.ops.convert_to_numpy(kl_divergence_standard_normal(z_mean, z_log_var))
+    results = vae.evaluate(images, batch_size=24, verbose=0, return_dict=True)
+    np.testing.assert_allclose(results["reconstruction_loss"], reconstruction.mean(), rtol=1e-5)
+    np.testing.assert_allclose(results["kl_loss"], kl.mean(), rtol=1e-5)
+    np.testing.assert_allclose(results["loss"], reconstruction.mean() + kl.mean(), rtol=1e-5)
+
+    nelbo = vae.evaluate_nelbo(images[..., 0], batch_size=10)  # (n, 28, 28) accepted
+    assert set(nelbo) == LOSS_NAMES and all(isinstance(v, float) for v in nelbo.values())
+    np.testing.assert_allclose(nelbo["loss"], results["loss"], rtol=1e-5)
+
+
+def test_the_seed_makes_the_sampling_noise_reproducible(images):
+    keras.utils.set_random_seed(4)
+    first = _compiled(build_dense_vae(latent_dim=2, hidden=(32,), seed=11))
+    same = _compiled(build_dense_vae(latent_dim=2, hidden=(32,), seed=11))
+    other = _compiled(build_dense_vae(latent_dim=2, hidden=(32,), seed=12))
+    for vae in (same, other):
+        vae.set_weights(first.get_weights())
+    results = [vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+               for vae in (first, same, other)]
+    assert results[0] == results[1]
+    assert results[0]["reconstruction_loss"] != results[2]["reconstruction_loss"]
+    assert results[0]["kl_loss"] == pytest.approx(results[2]["kl_loss"], rel=1e-6)
+
+
+# -------------------------------------------------------------------- save / load
+
+@pytest.mark.filterwarnings(KERAS_SAVE_WARNING)
+@pytest.mark.parametrize("builder", [build_dense_vae, build_conv_vae])
+def test_save_load_round_trip_keeps_outputs_and_can_keep_training(builder, images, tmp_path):
+    keras.utils.set_random_seed(5)
+    vae = _compiled(builder(latent_dim=2, seed=5))
+    vae.fit(images, epochs=1, batch_size=32, verbose=0)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    loaded = keras.models.load_model(path)
+
+    assert isinstance(loaded, VAE) and loaded is not vae
+    assert loaded.seed == 5 and loaded.latent_dim == 2 and loaded.image_shape == IMAGE_SHAPE
+    for original, restored in zip(vae.encode(images), loaded.encode(images), strict=True):
+        np.testing.assert_allclose(restored, original, rtol=1e-6, atol=1e-6)
+    z = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
+    np.testing.assert_allclose(loaded.decode(z), vae.decode(z), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), vae.predict(images, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    assert int(loaded.optimizer.iterations.numpy()) == int(vae.optimizer.iterations.numpy()) == 2
+
+    history = loaded.fit(images, epochs=1, batch_size=32, verbose=0)
+    assert set(history.history) == LOSS_NAMES
+    assert all(math.isfinite(v[0]) for v in history.history.values())
+    _assert_parts_add_up(history.history)
+    assert int(loaded.optimizer.iterations.numpy()) == 4  # optimizer state was restored
+
+
+# ------------------------------------------------------------------ NumPy helpers
+
+def test_call_and_predict_decode_the_posterior_mean(images):
+    vae = build_dense_vae(latent_dim=2, hidden=(32,))
+    z_mean, _ = vae.encoder(images)
+    expected = keras.ops.convert_to_numpy(vae.decoder(z_mean))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(vae(images)), expected, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(vae.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_encode_returns_numpy_posterior_parameters(images):
+    vae = build_conv_vae(latent_dim=3)
+    z_mean, z_log_var = vae.encode(images, batch_size=20)
+    assert isinstance(z_mean, np.ndarray) and isinstance(z_log_var, np.ndarray)
+    assert z_mean.shape == z_log_var.shape == (64, 3)
+    expected = [keras.ops.convert_to_numpy(t) for t in vae.encoder(images)]
+    np.testing.assert_allclose(z_mean, expected[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z_log_var, expected[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(vae.encode(images[..., 0])[0], z_mean, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\(28, 28, 1\)"):
+        vae.encode(np.zeros((5, 32, 32, 1)))
+    with pytest.raises(ValueError, match="dimensions"):
+        vae.encode(np.zeros(784))
+
+
+def test_decode_is_one_batched_call_returning_probabilities():
+    vae = build_dense_vae(latent_dim=2, hidden=(32,))
+    batch_sizes = []
+    original_call = vae.decoder.call
+
+    def counting_call(*args, **kwargs):
+        batch_sizes.append(args[0].shape[0])
+        return original_call(*args, **kwargs)
+
+    vae.decoder.call = counting_call
+    z = np.random.default_rng(0).normal(scale=5.0, size=(300, 2)).astype(np.float32)
+    probabilities = vae.decode(z)
+    assert batch_sizes == [300]
+    assert isinstance(probabilities, np.ndarray) and probabilities.shape == (300, 28, 28, 1)
+    assert probabilities.min() >= 0 and probabilities.max() <= 1
+    vae.decoder.call = original_call
+    logits = keras.ops.convert_to_numpy(vae.decoder(z))
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-5, atol=1e-6)
+
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        vae.decode(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="dimensions"):
+        vae.decode(np.zeros(2))
+
+
+def test_sample_draws_reproducible_prior_samples():
+    vae = build_conv_vae(latent_dim=2)
+    first = vae.sample(8, seed=0)
+    assert first.shape == (8, 28, 28, 1) and first.min() >= 0 and first.max() <= 1
+    np.testing.assert_array_equal(vae.sample(8, seed=0), first)
+    assert not np.allclose(vae.sample(8, seed=1), first)
+    codes = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
+    np.testing.assert_allclose(first, vae.decode(codes), rtol=1e-6)
+    with pytest.raises(ValueError, match="n must be"):
+        vae.sample(0)
+
+
+def test_evaluate_nelbo_needs_a_compiled_model(images):
+    with pytest.raises(RuntimeError, match="compile"):
+        build_dense_vae(hidden=(32,)).evaluate_nelbo(images)
