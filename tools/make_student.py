@@ -1,0 +1,105 @@
+"""Write student versions of the lessons: solutions out, checks saying "Not attempted".
+
+In the lessons, exercise solutions sit between nbgrader's markers::
+
+    def my_answer(...):
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+Each marked region becomes nbgrader's stub (``# YOUR CODE HERE`` and
+``raise NotImplementedError()``, at the marker's indentation). The stored output of
+each checked exercise cell (``ex.qN.check(...)``) is replaced by what the check prints
+for an unfinished answer, so nbval verifies that the student version runs top to
+bottom and reports every exercise as not attempted.
+
+Usage::
+
+    python tools/make_student.py                 # notebooks/*.ipynb -> build/student/
+    python tools/make_student.py --out DIR NB.ipynb ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE, CheckResult  # noqa: E402
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*$",
+                     re.MULTILINE | re.DOTALL)
+_EXERCISE_IMPORT = re.compile(r"from course_utils\.exercises import (\w+) as (\w+)")
+_CHECK_CALL = re.compile(r"^(\w+)\.(\w+)\.check\(", re.MULTILINE)
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every solution region in a cell's source with nbgrader's stub.
+
+    Raises
+    ------
+    ValueError
+        If a BEGIN marker has no matching END marker (or the reverse).
+    """
+    stubbed = _REGION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n"
+                                    f"{m.group(1)}raise NotImplementedError()", source)
+    if BEGIN in stubbed or END in stubbed:
+        raise ValueError(f"unmatched solution marker in cell:\n{source}")
+    return stubbed
+
+
+def _exercise_modules(notebook: nbformat.NotebookNode) -> dict[str, object]:
+    """Map each alias used for an exercise module (``ex``) to the imported module."""
+    modules = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for module, alias in _EXERCISE_IMPORT.findall(cell.source):
+                modules[alias] = importlib.import_module(f"course_utils.exercises.{module}")
+    return modules
+
+
+def _not_attempted_output(title: str, execution_count: int | None) -> dict:
+    result = CheckResult(title, "not_attempted", NOT_IMPLEMENTED_MESSAGE)
+    return nbformat.v4.new_output(
+        "execute_result", execution_count=execution_count,
+        data={"text/plain": repr(result), "text/html": result._repr_html_()})
+
+
+def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return ``notebook`` with solutions stubbed and exercise checks not attempted."""
+    modules = _exercise_modules(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.source = strip_solutions(cell.source)
+        call = _CHECK_CALL.search(cell.source)
+        if call and call.group(1) in modules and cell.outputs:
+            exercise = getattr(modules[call.group(1)], call.group(2))
+            cell.outputs = [_not_attempted_output(exercise.title, cell.execution_count)]
+    return notebook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        notebook = student_version(nbformat.read(path, as_version=4))
+        nbformat.write(notebook, args.out / path.name)
+    print(f"wrote {len(paths)} student notebooks to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
