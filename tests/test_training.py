@@ -1,8 +1,9 @@
+import keras
 import numpy as np
 import pytest
 
 from course_utils.models import build_autoencoder
-from course_utils.training import set_seed, train_autoencoder
+from course_utils.training import set_seed, train_autoencoder, train_vae
 
 
 def blobs(n=64, seed=0):
@@ -54,3 +55,30 @@ def test_train_autoencoder_validates_inputs():
         train_autoencoder(autoencoder, blobs(), epochs=0)
     with pytest.raises(ValueError, match="greyscale"):
         train_autoencoder(autoencoder, np.zeros((4, 28, 28, 3)), epochs=1)
+
+
+def test_train_vae_logs_parts_that_add_up_and_times_epochs():
+    from course_utils.vae import build_dense_vae
+
+    set_seed(0)
+    vae = build_dense_vae(latent_dim=2, hidden=(32,), seed=0)
+    history = train_vae(vae, blobs(), epochs=3, batch_size=16, validation_split=0.25,
+                        verbose=0)
+    logs = history.history
+    for prefix in ("", "val_"):
+        total = np.array(logs[f"{prefix}loss"])
+        parts = np.array(logs[f"{prefix}reconstruction_loss"]) + np.array(logs[f"{prefix}kl_loss"])
+        np.testing.assert_allclose(total, parts, rtol=1e-5)
+    assert logs["loss"][-1] < logs["loss"][0]
+    assert len(history.epoch_seconds) == 3 and min(history.epoch_seconds) > 0
+
+
+def test_train_vae_keeps_an_existing_optimizer_and_accepts_validation_data():
+    from course_utils.vae import build_dense_vae
+
+    vae = build_dense_vae(latent_dim=2, hidden=(16,), seed=1)
+    vae.compile(optimizer=keras.optimizers.SGD(1e-3))
+    history = train_vae(vae, blobs(32), epochs=1, batch_size=16,
+                        validation_data=blobs(8, seed=1), verbose=0)
+    assert isinstance(vae.optimizer, keras.optimizers.SGD)
+    assert "val_loss" in history.history
