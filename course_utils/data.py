@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import tempfile
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,11 +204,12 @@ def _read_from_folder(name: str, folder: Path) -> dict[str, np.ndarray]:
 
 
 def _network_answers(url: str, timeout: float) -> bool:
-    host = urllib.request.urlparse(url).hostname
-    if host is None:  # a file:// URL, as used by the tests
+    parsed = urllib.parse.urlparse(url)
+    if parsed.hostname is None:  # a file:// URL, as used by the tests
         return True
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
             return True
     except OSError:
         return False

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ def _read_idx_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise _fail(
             path,
             f"cannot be read ({type(error).__name__}: {error})",
@@ -156,7 +157,11 @@ def read_npz_splits(
                 "(for the embedded subsets: reinstall the package).",
             )
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise _fail(path, "holds a single array, not an .npz archive of arrays",
+                        "Expected Keras' mnist.npz layout: x_train, y_train, x_test, y_test.")
+        with loaded as archive:
             missing = [key for key in _NPZ_KEYS if key not in archive.files]
             if missing:
                 raise _fail(
@@ -165,7 +170,7 @@ def read_npz_splits(
                     "Expected Keras' mnist.npz layout: x_train, y_train, x_test, y_test.",
                 )
             return {key: np.asarray(archive[key]) for key in _NPZ_KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         if isinstance(error, DataFileError):
             raise
         raise _fail(
