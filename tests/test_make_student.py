@@ -55,3 +55,26 @@ def test_every_lesson_has_exercises_with_solutions_to_strip(path):
     stubs = sum("raise NotImplementedError()" in c.source for c in student.cells)
     assert solutions >= 2 and stubs >= solutions
     assert not any("### BEGIN SOLUTION" in c.source for c in student.cells)
+
+
+def test_nbgrader_source_marks_answers_and_adds_a_graded_test_per_check():
+    from make_student import nbgrader_source
+
+    notebook = new_notebook(cells=[
+        new_code_cell("from course_utils.exercises import lesson01 as ex"),
+        new_code_cell("def mine(a, b):\n    ### BEGIN SOLUTION\n    return a\n"
+                      "    ### END SOLUTION"),
+        new_code_cell("# NBVAL_CHECK_OUTPUT\nex.q1.check(mine)"),
+    ])
+    cells = nbgrader_source(notebook, "lesson01").cells
+    assert len(cells) == 4
+    answer, test = cells[1].metadata["nbgrader"], cells[3].metadata["nbgrader"]
+    assert answer["solution"] and not answer["grade"] and not answer["locked"]
+    assert test["grade"] and test["locked"] and test["points"] == 1
+    assert answer["grade_id"] != test["grade_id"]
+    # The graded test cell fails for a wrong answer and passes for the reference.
+    namespace = {"ex": lesson01, "mine": lambda a, b: 0.0}
+    with pytest.raises(AssertionError, match="one number per image"):
+        exec(cells[3].source, namespace)
+    namespace["mine"] = lesson01.per_image_mse
+    exec(cells[3].source, namespace)

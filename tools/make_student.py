@@ -13,10 +13,16 @@ each checked exercise cell (``ex.qN.check(...)``) is replaced by what the check 
 for an unfinished answer, so nbval verifies that the student version runs top to
 bottom and reports every exercise as not attempted.
 
+With ``--nbgrader DIR`` it also writes nbgrader *source* notebooks to
+``DIR/source/lessonNN/``: answer cells get nbgrader's "autograded answer" metadata and
+each exercise check is followed by a locked, graded test cell that asserts the check
+passed, so ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on them.
+
 Usage::
 
     python tools/make_student.py                 # notebooks/*.ipynb -> build/student/
     python tools/make_student.py --out DIR NB.ipynb ...
+    python tools/make_student.py --nbgrader build/nbgrader   # also nbgrader sources
 """
 
 from __future__ import annotations
@@ -87,16 +93,60 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+def _nbgrader_metadata(grade_id: str, *, solution: bool, points: int = 0) -> dict:
+    metadata = {"grade": not solution, "grade_id": grade_id, "locked": not solution,
+                "schema_version": 3, "solution": solution, "task": False}
+    if not solution:
+        metadata["points"] = points
+    return metadata
+
+
+def nbgrader_source(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
+    """Return ``notebook`` with nbgrader cell metadata and a graded test after each check.
+
+    Answer cells (those with solution markers) become autograded answers; after each
+    ``ex.qN.check(answer)`` cell comes a locked test cell worth one point,
+    ``assert ex.qN.check(answer).passed``.
+    """
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if cell.cell_type != "code":
+            continue
+        if BEGIN in cell.source:
+            cell.metadata["nbgrader"] = _nbgrader_metadata(
+                f"{lesson}-answer-{len(cells)}", solution=True)
+        call = re.search(r"^(\w+)\.(\w+)\.check\((.*)\)\s*$", cell.source, re.MULTILINE)
+        if call:
+            alias, question, answer = call.groups()
+            test = nbformat.v4.new_code_cell(
+                f"assert {alias}.{question}.check({answer}).passed, "
+                f"{alias}.{question}.check({answer}).message")
+            test.metadata["nbgrader"] = _nbgrader_metadata(
+                f"{lesson}-{question}-test", solution=False, points=1)
+            cells.append(test)
+    notebook.cells = cells
+    return notebook
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    parser.add_argument("--nbgrader", type=Path, default=None,
+                        help="also write nbgrader source notebooks under DIR/source/")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     args.out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         notebook = student_version(nbformat.read(path, as_version=4))
         nbformat.write(notebook, args.out / path.name)
+        if args.nbgrader is not None:
+            lesson = f"lesson{path.name[:2]}"
+            folder = args.nbgrader / "source" / lesson
+            folder.mkdir(parents=True, exist_ok=True)
+            source = nbgrader_source(nbformat.read(path, as_version=4), lesson)
+            nbformat.write(source, folder / path.name)
     print(f"wrote {len(paths)} student notebooks to {args.out}")
     return 0
 
