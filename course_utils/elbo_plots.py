@@ -1,0 +1,178 @@
+"""Figures for lesson 02: the ELBO against ``log p(x)``, and gradient-estimator spreads.
+
+Like :mod:`course_utils.plotting`, every function takes ``ax=None`` and returns the
+:class:`matplotlib.figure.Figure` it drew on; none calls ``plt.show()``. Figures are
+built with :class:`matplotlib.figure.Figure`, not ``pyplot``, so no global figure
+manager keeps them alive.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+__all__ = ["plot_elbo_versus_mean", "plot_estimator_histograms"]
+
+
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        figure = Figure(figsize=figsize, layout="constrained")
+        return figure, figure.subplots()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"expected ax to be a matplotlib Axes or None, got "
+                        f"{type(ax).__name__}, fix: pass figure.subplots() or leave ax out.")
+    return ax.figure, ax
+
+
+def _vector(value: object, name: str, *, min_len: int = 1) -> np.ndarray:
+    """``value`` as a finite 1-D float64 array with at least ``min_len`` entries."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a 1-D array of numbers, got "
+                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
+    if array.ndim != 1 or len(array) < min_len:
+        raise ValueError(f"expected {name} to be 1-D with at least {min_len} entries, got "
+                         f"shape {array.shape}, fix: pass one value per point.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check how "
+                         f"the values were computed.")
+    return array
+
+
+def _finite(value: object, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a number, got {type(value).__name__}, "
+                        f"fix: pass a float.") from error
+    if not np.isfinite(number):
+        raise ValueError(f"expected {name} to be finite, got {number}, fix: pass a finite "
+                         f"number.")
+    return number
+
+
+def plot_elbo_versus_mean(means: ArrayLike, elbos: Mapping[str, ArrayLike],
+                          log_evidence: float, *, best_mean: float | None = None,
+                          ax: Axes | None = None, xlabel: str = "mean of q",
+                          title: str = "The ELBO never exceeds log p(x)") -> Figure:
+    """Draw ELBO curves as a function of one mean parameter of ``q``, under ``log p(x)``.
+
+    Parameters
+    ----------
+    means : array_like, shape (n,)
+        The values of the mean parameter of ``q`` (the x axis), at least 2.
+    elbos : dict of str to array_like of shape (n,)
+        One curve per family of ``q`` (e.g. per variance), keyed by its legend label.
+    log_evidence : float
+        The exact ``log p(x)``, drawn as a dashed horizontal line.
+    best_mean : float, optional
+        Where the exact posterior's mean lies, drawn as a dotted vertical line.
+    ax : matplotlib Axes, optional
+        Axes to draw on; by default a new figure is made.
+    xlabel, title : str
+        Axis label and title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding ``ax``: one line per curve, then the ``log p(x)`` line.
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric or ``ax`` is not an Axes.
+    ValueError
+        If ``elbos`` is empty, a curve's length differs from ``means``, or a value is
+        not finite.
+    """
+    means = _vector(means, "means", min_len=2)
+    if not isinstance(elbos, Mapping) or not elbos:
+        raise ValueError("expected elbos to be a non-empty dict of label -> ELBO values, "
+                         f"got {elbos!r}, fix: pass e.g. {{'q variance 1': values}}.")
+    curves = {str(label): _vector(values, f"elbos[{label!r}]") for label, values in elbos.items()}
+    for label, values in curves.items():
+        if values.shape != means.shape:
+            raise ValueError(f"expected elbos[{label!r}] to have one value per mean "
+                             f"({len(means)}), got {len(values)}, fix: evaluate the ELBO "
+                             f"at every entry of means.")
+    log_evidence = _finite(log_evidence, "log_evidence")
+    figure, ax = _figure_and_axes(ax, (6, 3.8))
+    for label, values in curves.items():
+        ax.plot(means, values, label=label)
+    ax.axhline(log_evidence, color="black", linestyle="--", linewidth=1,
+               label=r"$\log p(x)$")
+    if best_mean is not None:
+        ax.axvline(_finite(best_mean, "best_mean"), color="grey", linestyle=":",
+                   linewidth=1, label="posterior mean")
+    ax.set(xlabel=xlabel, ylabel="nats", title=title)
+    ax.legend(fontsize=8, loc="lower center")
+    return figure
+
+
+def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, *,
+                              bins: int = 80, ax: Axes | None = None,
+                              xlabel: str = "gradient estimate",
+                              title: str = "One-sample gradient estimates") -> Figure:
+    """Overlay density histograms of several gradient estimators, with the exact value.
+
+    All histograms share one set of bins spanning the 0.5 % to 99.5 % quantiles of the
+    pooled estimates, so a few extreme values do not squash the picture; the legend
+    gives each estimator's sample mean and variance over *all* its estimates.
+
+    Parameters
+    ----------
+    estimates : dict of str to array_like of shape (n_estimates,)
+        Independent estimates from each estimator, keyed by its legend label.
+    exact : float
+        The true gradient, drawn as a vertical line.
+    bins : int
+        Number of bins, at least 2.
+    ax : matplotlib Axes, optional
+        Axes to draw on; by default a new figure is made.
+    xlabel, title : str
+        Axis label and title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding ``ax``: one histogram per estimator and the exact value.
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric, ``bins`` is not an int, or ``ax`` is not an Axes.
+    ValueError
+        If ``estimates`` is empty, an estimator has fewer than 2 estimates, a value is
+        not finite, or ``bins`` < 2.
+    """
+    if not isinstance(estimates, Mapping) or not estimates:
+        raise ValueError("expected estimates to be a non-empty dict of label -> estimates, "
+                         f"got {estimates!r}, fix: pass e.g. {{'pathwise': values}}.")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
+        raise TypeError(f"expected bins to be an int, got {type(bins).__name__}, fix: pass "
+                        f"e.g. bins=80.")
+    if bins < 2:
+        raise ValueError(f"expected bins >= 2, got {bins}, fix: pass e.g. bins=80.")
+    samples = {str(label): _vector(values, f"estimates[{label!r}]", min_len=2)
+               for label, values in estimates.items()}
+    exact = _finite(exact, "exact")
+    pooled = np.concatenate(list(samples.values()))
+    low, high = np.quantile(pooled, [0.005, 0.995])
+    low, high = min(low, exact), max(high, exact)
+    if high <= low:  # every estimate equal: give the single bar some width
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, int(bins) + 1)
+    figure, ax = _figure_and_axes(ax, (6, 3.8))
+    for label, values in samples.items():
+        ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.45,
+                label=f"{label}: mean {values.mean():.3g}, variance {values.var(ddof=1):.3g}")
+    ax.axvline(exact, color="black", linestyle="--", linewidth=1,
+               label=f"exact gradient {exact:.3g}")
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    return figure
