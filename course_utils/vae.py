@@ -15,9 +15,22 @@ in nats. Typical use::
 
 ``fit`` takes the images only (no targets): the VAE reconstructs its input.
 The training step uses ``tf.GradientTape``, so the Keras backend must be TensorFlow.
+
+The reconstruction likelihood is a choice (lesson 05)::
+
+    VAE(encoder, decoder)                                    # Bernoulli (the default)
+    VAE(encoder, decoder, likelihood="gaussian", sigma=0.1)  # Gaussian, fixed sigma
+    VAE(encoder, decoder, likelihood="gaussian", sigma="learned")  # one learned sigma
+    VAE(encoder, decoder, reduction="mean")  # the classic mistake: mean over pixels
+
+The decoder always outputs logits; the Gaussian mean is ``sigmoid(logits)``, so
+``decode`` returns the mean image under either likelihood.
 """
 
 from __future__ import annotations
+
+import math
+from numbers import Real
 
 import keras
 import numpy as np
@@ -26,7 +39,12 @@ from keras import ops
 
 from course_utils._validation import check_array, check_int_sequence, check_positive_int
 from course_utils.layers import Sampling
-from course_utils.losses import negative_elbo
+from course_utils.losses import (
+    bernoulli_nll_from_logits,
+    gaussian_nll,
+    kl_divergence_standard_normal,
+    negative_elbo,
+)
 from course_utils.models import (
     build_conv_decoder,
     build_conv_encoder,
@@ -34,9 +52,14 @@ from course_utils.models import (
     build_dense_encoder,
 )
 
-__all__ = ["VAE", "build_conv_vae", "build_dense_vae"]
+__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae"]
 
 LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
+#: Valid values of the ``likelihood`` option of :class:`VAE`.
+LIKELIHOODS = ("bernoulli", "gaussian")
+#: Valid values of the ``reduction`` option of :class:`VAE`.
+REDUCTIONS = ("sum", "mean")
+LEARNED = "learned"
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
@@ -51,6 +74,25 @@ class VAE(keras.Model):
     decoder : keras.Model
         Input ``(batch, latent_dim)``; output pixel LOGITS of shape
         ``(batch, *image_shape)`` (no final sigmoid: the loss applies it).
+    likelihood : {"bernoulli", "gaussian"}
+        The decoder's distribution p(x|z), whose negative log is the reconstruction
+        term. ``"bernoulli"``: binary cross-entropy from the logits
+        (:func:`~course_utils.losses.bernoulli_nll_from_logits`). ``"gaussian"``:
+        ``-log N(x; sigmoid(logits), sigma**2 I)``
+        (:func:`~course_utils.losses.gaussian_nll`); the mean goes through a sigmoid
+        so that it lies in (0, 1) like the pixels.
+    sigma : float, "learned" or None
+        Only for ``likelihood="gaussian"`` (must be None for Bernoulli). A positive
+        number fixes the standard deviation, shared by all pixels; None means 1.0.
+        ``"learned"`` makes ``log(sigma)`` one trainable scalar weight of the VAE,
+        shared by all pixels (as in the sigma-VAE of Rybkin et al., 2021).
+    reduction : {"sum", "mean"}
+        How the reconstruction term is reduced over the pixels of an image. ``"sum"``
+        gives the negative ELBO. ``"mean"`` divides it by the number of pixels ``D``,
+        the classic mistake that weighs the KL term ``D`` times more (kept so that a
+        lesson can train it honestly). The KL term is always summed over latents.
+    initial_sigma : float or None
+        Starting value of a learned sigma (default 1.0); only with ``sigma="learned"``.
     seed : int or None
         Seed of the :class:`~course_utils.layers.Sampling` layer, so the noise drawn
         during training and evaluation is reproducible. It does not seed the
@@ -64,6 +106,21 @@ class VAE(keras.Model):
         Shape of one image, e.g. ``(28, 28, 1)``.
     latent_dim : int
         Size of the code.
+    likelihood, reduction : str
+        The options above.
+    sigma : float or None
+        The Gaussian standard deviation (its current value when learned); None for a
+        Bernoulli decoder.
+    log_sigma : keras.Variable or None
+        The trainable scalar ``log(sigma)`` when ``sigma="learned"``, else None.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``likelihood`` or ``reduction``, a ``sigma`` that is neither a
+        positive number nor ``"learned"`` (or any ``sigma`` with a Bernoulli decoder),
+        or an ``initial_sigma`` without ``sigma="learned"``. The message lists the
+        valid values.
 
     Notes
     -----
@@ -74,25 +131,53 @@ class VAE(keras.Model):
       (plus ``val_*``), each a per-image average in nats over the epoch, with
       ``loss = reconstruction_loss + kl_loss``. They use one sample ``z ~ q(z|x)`` per
       image, so the reconstruction term is a Monte Carlo estimate; the KL term is exact.
+      With ``sigma="learned"``, ``fit`` also logs ``sigma`` (its value at the end of
+      each epoch; not for validation).
+    * With ``reduction="mean"`` the logged ``reconstruction_loss`` is the per-pixel
+      mean and ``loss`` is not a negative ELBO; the parts still add up.
     * Compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam())``.
       Extra losses added with ``add_loss`` and compiled losses/metrics are not used.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
+                 likelihood: str = "bernoulli", sigma: float | str | None = None,
+                 reduction: str = "sum", initial_sigma: float | None = None,
                  seed: int | None = None, **kwargs) -> None:
         image_shape, latent_dim = _check_encoder_decoder(encoder, decoder)
+        likelihood, sigma, reduction, initial_sigma = _check_likelihood_options(
+            likelihood, sigma, reduction, initial_sigma)
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.seed = seed
         self.image_shape = image_shape
         self.latent_dim = latent_dim
+        self.likelihood = likelihood
+        self.reduction = reduction
+        self._sigma_option = sigma
+        self._initial_sigma = initial_sigma
+        self.pixel_count = math.prod(image_shape)
         self.sampling = Sampling(seed=seed, name="sampling")
+        self.log_sigma = None
+        if sigma == LEARNED:
+            self.log_sigma = self.add_weight(
+                shape=(), name="log_sigma", trainable=True,
+                initializer=keras.initializers.Constant(math.log(initial_sigma)))
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
-        # The encoder and decoder arrive built, and the VAE has no weights of its own.
+        # The encoder and decoder arrive built; the VAE's only own weight, if any, is
+        # the learned log_sigma created above.
         self.built = True
+
+    @property
+    def sigma(self) -> float | None:
+        """The Gaussian standard deviation (current value if learned); None for Bernoulli."""
+        if self.likelihood == "bernoulli":
+            return None
+        if self.log_sigma is not None:
+            return float(np.exp(self.log_sigma.numpy()))
+        return float(self._sigma_option)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -105,11 +190,44 @@ class VAE(keras.Model):
 
     # ------------------------------------------------------------------ training
 
+    def reconstruction_nll(self, x, logits):
+        """``-log p(x|z)`` of each image under this VAE's likelihood, summed over pixels.
+
+        The ``reduction`` option is not applied: this is the model's log-likelihood,
+        which :func:`course_utils.likelihoods.importance_weighted_bound` uses.
+
+        Parameters
+        ----------
+        x : array or tensor of shape (batch, *image_shape)
+            Images with values in [0, 1].
+        logits : array or tensor of shape (batch, *image_shape)
+            Decoder outputs for one code per image.
+
+        Returns
+        -------
+        tensor of shape (batch,)
+            In nats.
+        """
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll_from_logits(x, logits)
+        log_sigma = self.log_sigma if self.log_sigma is not None else \
+            math.log(self._sigma_option)
+        return gaussian_nll(x, ops.sigmoid(logits), log_sigma)
+
     def _negative_elbo(self, x, training: bool) -> dict:
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
-        return negative_elbo(x, logits, z_mean, z_log_var)
+        if self.likelihood == "bernoulli" and self.reduction == "sum":
+            return negative_elbo(x, logits, z_mean, z_log_var)  # the lesson 02/03 path
+        reconstruction = self.reconstruction_nll(x, logits)
+        if self.reduction == "mean":
+            reconstruction = reconstruction / self.pixel_count
+        reconstruction_loss = ops.mean(reconstruction)
+        kl_loss = ops.cast(ops.mean(kl_divergence_standard_normal(z_mean, z_log_var)),
+                           reconstruction_loss.dtype)
+        return {"loss": reconstruction_loss + kl_loss,
+                "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
 
     def _update_trackers(self, losses: dict, x) -> dict:
         # Weighting each batch mean by the batch size makes the epoch value an exact
@@ -126,7 +244,10 @@ class VAE(keras.Model):
             losses = self._negative_elbo(x, training=True)
         grads = tape.gradient(losses["loss"], self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_trackers(losses, x)
+        logs = self._update_trackers(losses, x)
+        if self.log_sigma is not None:
+            logs["sigma"] = ops.exp(self.log_sigma)
+        return logs
 
     def test_step(self, data):
         """The negative ELBO of a batch, without a gradient step (``evaluate``, ``val_*``)."""
@@ -141,6 +262,10 @@ class VAE(keras.Model):
         config.update(
             encoder=keras.saving.serialize_keras_object(self.encoder),
             decoder=keras.saving.serialize_keras_object(self.decoder),
+            likelihood=self.likelihood,
+            sigma=self._sigma_option,
+            reduction=self.reduction,
+            initial_sigma=self._initial_sigma,
             seed=self.seed,
         )
         return config
@@ -183,11 +308,19 @@ class VAE(keras.Model):
         """
         images = self._as_images(x)
         batch_size = check_positive_int(batch_size, "batch_size")
-        z_mean, z_log_var = self.encoder.predict(images, batch_size=batch_size, verbose=0)
-        return np.asarray(z_mean), np.asarray(z_log_var)
+        # Direct calls rather than ``predict``: no traced function per model, so encoding
+        # with several models in a row does not trigger TensorFlow's retracing warnings.
+        chunks = [self.encoder(images[start:start + batch_size], training=False)
+                  for start in range(0, len(images), batch_size)]
+        z_mean = np.concatenate([ops.convert_to_numpy(chunk[0]) for chunk in chunks])
+        z_log_var = np.concatenate([ops.convert_to_numpy(chunk[1]) for chunk in chunks])
+        return z_mean, z_log_var
 
     def decode(self, z: object) -> np.ndarray:
-        """Pixel probabilities ``sigmoid(decoder(z))`` of codes, in one batched call.
+        """Mean images ``sigmoid(decoder(z))`` of codes, in one batched call.
+
+        For a Bernoulli decoder these are pixel probabilities; for a Gaussian one,
+        the means (both are the sigmoid of the decoder's logits).
 
         Parameters
         ----------
@@ -244,8 +377,9 @@ class VAE(keras.Model):
         Returns
         -------
         dict of str to float
-            ``"loss"`` (the negative ELBO), ``"reconstruction_loss"`` and ``"kl_loss"``,
-            averages over the images, with ``loss = reconstruction_loss + kl_loss``.
+            ``"loss"`` (the negative ELBO; with ``reduction="mean"`` the training
+            objective instead), ``"reconstruction_loss"`` and ``"kl_loss"``, averages
+            over the images, with ``loss = reconstruction_loss + kl_loss``.
         """
         images = self._as_images(x)
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -257,6 +391,48 @@ class VAE(keras.Model):
 
 
 # --------------------------------------------------------------------------- checks
+
+def _check_likelihood_options(likelihood: object, sigma: object, reduction: object,
+                              initial_sigma: object) -> tuple:
+    """Validate the likelihood options; return ``(likelihood, sigma, reduction, initial)``.
+
+    ``sigma`` comes back as None (Bernoulli), a positive float, or ``"learned"``;
+    ``initial`` as a positive float for a learned sigma, else None.
+    """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}. "
+                         "Use 'bernoulli' (binary cross-entropy) or 'gaussian'.")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}. "
+                         "'sum' gives the negative ELBO; 'mean' divides the "
+                         "reconstruction term by the number of pixels.")
+    valid_sigma = f"a positive number, {LEARNED!r} or None (meaning 1.0)"
+    if likelihood == "bernoulli":
+        if sigma is not None:
+            raise ValueError(f"sigma applies only to likelihood='gaussian'; got sigma="
+                             f"{sigma!r} with likelihood='bernoulli'. Leave sigma=None, or "
+                             f"choose likelihood='gaussian' with sigma = {valid_sigma}.")
+    elif sigma is None:
+        sigma = 1.0
+    elif sigma != LEARNED:
+        if isinstance(sigma, bool) or not isinstance(sigma, Real) or \
+                not math.isfinite(sigma) or sigma <= 0:
+            raise ValueError(f"sigma must be {valid_sigma}; got {sigma!r}.")
+        sigma = float(sigma)
+    if sigma != LEARNED:
+        if initial_sigma is not None:
+            raise ValueError(f"initial_sigma applies only to sigma={LEARNED!r}; got "
+                             f"initial_sigma={initial_sigma!r} with sigma={sigma!r}. "
+                             "Leave initial_sigma=None.")
+        return likelihood, sigma, reduction, None
+    if initial_sigma is None:
+        initial_sigma = 1.0
+    if isinstance(initial_sigma, bool) or not isinstance(initial_sigma, Real) or \
+            not math.isfinite(initial_sigma) or initial_sigma <= 0:
+        raise ValueError(f"initial_sigma must be a positive number (or None, meaning "
+                         f"1.0); got {initial_sigma!r}.")
+    return likelihood, sigma, reduction, float(initial_sigma)
+
 
 def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int, ...], int]:
     """Return ``(image_shape, latent_dim)`` or raise if the two parts do not fit a VAE."""
@@ -309,7 +485,8 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
 
 # -------------------------------------------------------------------------- builders
 
-def build_dense_vae(latent_dim: int = 2, hidden=(512, 256), seed: int | None = None) -> VAE:
+def build_dense_vae(latent_dim: int = 2, hidden=(512, 256), seed: int | None = None,
+                    **likelihood_options) -> VAE:
     """Dense VAE: 784 -> hidden -> ``[z_mean, z_log_var]``; z -> reversed(hidden) -> 784 logits.
 
     Parameters
@@ -320,21 +497,24 @@ def build_dense_vae(latent_dim: int = 2, hidden=(512, 256), seed: int | None = N
         Encoder hidden widths, input side first; the decoder uses them reversed.
     seed : int or None
         Seed of the sampling noise (see :class:`VAE`).
+    **likelihood_options
+        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``: see :class:`VAE`.
 
     Returns
     -------
     VAE
         Not compiled; input ``(batch, 28, 28, 1)``. With the defaults and
-        ``latent_dim=2`` it has 1,068,820 parameters.
+        ``latent_dim=2`` it has 1,068,820 parameters (one more with a learned sigma).
     """
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     hidden = check_int_sequence(hidden, "hidden")
     encoder = build_dense_encoder(latent_dim, hidden, gaussian=True)
     decoder = build_dense_decoder(latent_dim, tuple(reversed(hidden)), output="logits")
-    return VAE(encoder, decoder, seed=seed, name="dense_vae")
+    return VAE(encoder, decoder, seed=seed, name="dense_vae", **likelihood_options)
 
 
-def build_conv_vae(latent_dim: int = 2, seed: int | None = None) -> VAE:
+def build_conv_vae(latent_dim: int = 2, seed: int | None = None,
+                   **likelihood_options) -> VAE:
     """Convolutional VAE of the classic Keras example, with a logits decoder.
 
     Encoder and decoder come from :func:`course_utils.models.build_conv_encoder` and
@@ -346,6 +526,8 @@ def build_conv_vae(latent_dim: int = 2, seed: int | None = None) -> VAE:
         Size of the code.
     seed : int or None
         Seed of the sampling noise (see :class:`VAE`).
+    **likelihood_options
+        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``: see :class:`VAE`.
 
     Returns
     -------
@@ -356,4 +538,4 @@ def build_conv_vae(latent_dim: int = 2, seed: int | None = None) -> VAE:
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     encoder = build_conv_encoder(latent_dim)
     decoder = build_conv_decoder(latent_dim, output="logits")
-    return VAE(encoder, decoder, seed=seed, name="conv_vae")
+    return VAE(encoder, decoder, seed=seed, name="conv_vae", **likelihood_options)

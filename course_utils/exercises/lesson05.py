@@ -1,0 +1,279 @@
+"""Exercises for lesson 05 (BCE or MSE: the reconstruction term as a likelihood).
+
+* ``q1``: write the Gaussian negative log-likelihood of an image, summed over pixels.
+* ``q2``: find the Gaussian sigma that a weighted per-pixel-mean MSE loss implies.
+* ``q3``: compute the floor of the binary cross-entropy on grey-level images.
+* ``q4``: find the maximum-likelihood sigma of a Gaussian decoder from its residuals.
+
+Each checker runs the answer on its own fixed inputs, compares with the reference, and
+recognises the typical mistakes, saying what is wrong without giving the code away.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from course_utils.exercises.core import CheckFailed, Exercise, expect
+
+__all__ = [
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "gaussian_nll",
+    "implied_sigma",
+    "bce_floor",
+    "best_sigma",
+]
+
+# Loose enough for float32 answers, far tighter than any mistake the checkers look for.
+_RTOL = 1e-5
+
+
+def _numbers(value: object, what: str) -> np.ndarray:
+    """The learner's result as a float64 array, or advice if it is not numeric."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
+                          f"return {what}.") from None
+
+
+def _close(got: object, want: object) -> bool:
+    return bool(np.allclose(got, want, rtol=_RTOL, atol=1e-9))
+
+
+def _callable(answer: object, name: str, number: int) -> None:
+    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
+
+
+# --- 5.1 the Gaussian negative log-likelihood --------------------------------------------
+
+def gaussian_nll(x, mean, sigma):
+    """-log N(x; mean, sigma^2 I) of each image, summed over its pixels: shape (n,)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    per_pixel = (x - mean) ** 2 / (2 * sigma**2) + 0.5 * np.log(2 * np.pi * sigma**2)
+    return per_pixel.reshape(len(x), -1).sum(axis=1)
+
+
+def _check_gaussian_nll(answer) -> None:
+    _callable(answer, "my_gaussian_nll", 1)
+    rng = np.random.default_rng(51)
+    x = rng.uniform(size=(5, 28, 28, 1))
+    mean = rng.uniform(size=x.shape)
+    pixels = 784
+    for sigma in (0.3, 2.0):
+        want = gaussian_nll(x, mean, sigma)
+        got = _numbers(answer(x, mean, sigma), "one number per image")
+        expect(got.shape == want.shape,
+               f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
+               "Reduce over every axis except the first (the batch).")
+        expect(bool(np.all(np.isfinite(got))), "Your function returns NaN or inf.")
+        expect(not _close(got, -want),
+               "Your values have the wrong sign: this is the log-likelihood, and the "
+               "loss is its negative.")
+        expect(not _close(got * pixels, want),
+               f"Your values are {pixels} times too small: the negative log-likelihood of "
+               "an image adds up its pixels; do not average over them.")
+        # Split the answer into the part that depends on the mean and the rest.
+        at_target = _numbers(answer(x, x, sigma), "one number per image")
+        quadratic = got - at_target
+        squared_error = ((x - mean) ** 2).reshape(len(x), -1).sum(axis=1)
+        ratio = float(np.median(quadratic / squared_error))
+        # The difference of two sums loses the precision of the larger one (float32).
+        slack = _RTOL * float(np.max(np.abs(got)) + np.max(np.abs(at_target)))
+        if not np.allclose(quadratic, squared_error / (2 * sigma**2), rtol=_RTOL, atol=slack):
+            if math.isclose(ratio, 1 / (2 * sigma), rel_tol=1e-4):
+                raise CheckFailed(f"With sigma = {sigma} the squared-error term is scaled "
+                                  "as if the variance were sigma, not sigma squared.")
+            if math.isclose(ratio, 1 / sigma**2, rel_tol=1e-4):
+                raise CheckFailed("The squared-error term is twice too large: look again "
+                                  "at the factor in the exponent of the Gaussian density.")
+            if math.isclose(ratio, 0.5, rel_tol=1e-4) or math.isclose(ratio, 1.0,
+                                                                      rel_tol=1e-4):
+                raise CheckFailed(f"With sigma = {sigma} your squared-error term does not "
+                                  "change with sigma: the errors must be measured in units "
+                                  "of the variance.")
+            raise CheckFailed("The part that depends on the mean is not right: it should "
+                              "grow with the squared error between x and the mean, scaled "
+                              "by the variance.")
+        constant = float(np.median(at_target))
+        want_constant = pixels * 0.5 * math.log(2 * math.pi * sigma**2)
+        if not math.isclose(constant, want_constant, rel_tol=_RTOL, abs_tol=1e-6):
+            expect(abs(constant) > 1e-9,
+                   "The squared-error part is right, but the normalising constant is "
+                   "missing: a density has a factor in front of the exponential, and its "
+                   "log adds to every pixel. It is what makes sigma matter when sigma is "
+                   "learned.")
+            raise CheckFailed(f"The squared-error part is right, but the normalising term "
+                              f"is off (with sigma = {sigma} your answer gives "
+                              f"{constant:.4g} for a perfect reconstruction of an image). "
+                              f"Take the log of the Gaussian's normalising factor carefully.")
+        expect(_close(got, want), "Close, but the values are not right yet.")
+    small_x = rng.uniform(size=(3, 5))
+    small_mean = rng.uniform(size=(3, 5))
+    expect(_close(_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
+                  gaussian_nll(small_x, small_mean, 0.5)),
+           "Right for 28 x 28 images but not for inputs of shape (3, 5): did you write the "
+           "number of pixels as a constant instead of reading it from the input?")
+
+
+q1 = Exercise(
+    "Exercise 5.1: the Gaussian negative log-likelihood",
+    _check_gaussian_nll,
+    gaussian_nll,
+    hints=(
+        "Write -log of the density of one pixel, N(x; mean, sigma^2), then add it up over "
+        "the pixels of each image: the result has shape (n,).",
+        "Per pixel: (x - mean)^2 / (2 sigma^2) + (1/2) log(2 pi sigma^2). Flatten each "
+        "image with .reshape(len(x), -1) and sum along axis 1.",
+    ),
+)
+
+
+# --- 5.2 the sigma a loss implies --------------------------------------------------------
+
+def implied_sigma(pixel_count, weight=1.0):
+    """sigma of the Gaussian decoder implied by weight * mean-over-pixels MSE + KL."""
+    return math.sqrt(pixel_count / (2 * weight))
+
+
+def _check_implied_sigma(answer) -> None:
+    _callable(answer, "my_implied_sigma", 2)
+    for pixel_count, weight in ((784, 1.0), (3072, 1.0), (784, 500.0), (100, 0.5)):
+        want = implied_sigma(pixel_count, weight)
+        got = _numbers(answer(pixel_count, weight), "one number, sigma")
+        expect(got.size == 1, f"Return one number (sigma); got an array of shape {got.shape}.")
+        got = float(got)
+        case = f"For pixel_count={pixel_count}, weight={weight}"
+        expect(not math.isclose(got, want**2, rel_tol=1e-6),
+               f"{case} you returned the variance sigma^2; the question asks for the "
+               "standard deviation sigma.")
+        expect(not math.isclose(got, want * math.sqrt(2), rel_tol=1e-6),
+               f"{case} your sigma is sqrt(2) times too large: match the loss term by term "
+               "to the Gaussian, including the factor in its exponent.")
+        expect(not math.isclose(got, 1 / want, rel_tol=1e-6)
+               and not math.isclose(got, 1 / want**2, rel_tol=1e-6),
+               f"{case} your answer is upside down: more weight on the reconstruction "
+               "must mean a smaller sigma, and more pixels in the average a larger one.")
+        if weight != 1.0:
+            expect(not math.isclose(got, implied_sigma(pixel_count, 1.0), rel_tol=1e-6),
+                   f"{case} you ignored the weight: a factor in front of the "
+                   "reconstruction term changes the sigma it implies.")
+        expect(math.isclose(got, want, rel_tol=1e-6),
+               f"{case} your sigma ({got:.4g}) is not right. Write the loss as a multiple "
+               "of the Gaussian's squared-error term and solve for sigma.")
+
+
+q2 = Exercise(
+    "Exercise 5.2: the sigma a loss implies",
+    _check_implied_sigma,
+    implied_sigma,
+    hints=(
+        "The Gaussian NLL contains sum((x - x_hat)^2) / (2 sigma^2). The loss contains "
+        "weight * sum((x - x_hat)^2) / pixel_count. The KL term has weight 1 in both.",
+        "Set 1 / (2 sigma^2) equal to weight / pixel_count and solve for sigma (not "
+        "sigma^2).",
+    ),
+)
+
+
+# --- 5.3 the floor of the binary cross-entropy -------------------------------------------
+
+def bce_floor(images):
+    """Sum over pixels of the binary entropy of each target: shape (n,), nats."""
+    x = np.asarray(images, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -(np.where(x > 0, x * np.log(x), 0.0)
+                    + np.where(x < 1, (1 - x) * np.log(1 - x), 0.0))
+    return entropy.reshape(len(x), -1).sum(axis=1)
+
+
+def _check_bce_floor(answer) -> None:
+    _callable(answer, "my_bce_floor", 3)
+    rng = np.random.default_rng(53)
+    x = rng.uniform(size=(4, 28, 28, 1))
+    x[:, :10] = 0.0  # MNIST has many pure black and pure white pixels
+    x[:, 10:14] = 1.0
+    want = bce_floor(x)
+    got = _numbers(answer(x.copy()), "one number per image")
+    expect(got.shape == want.shape,
+           f"Expected one number per image, shape {want.shape}; got shape {got.shape}.")
+    expect(bool(np.all(np.isfinite(got))),
+           "Your result has NaN (or inf) values. They come from pixels that are exactly 0 or "
+           "1, where a log of 0 appears; the limit of p log p as p -> 0 is 0, so such a "
+           "term contributes nothing.")
+    expect(not _close(got, -want), "Your values are negative: an entropy is never negative.")
+    expect(not _close(got, want / math.log(2)),
+           "Your values are in bits: the course measures in nats (natural logarithms).")
+    expect(not _close(got * 784, want),
+           "Your values are 784 times too small: add up the pixels of an image.")
+    expect(_close(got, want),
+           "Right shape, wrong values. The floor is the cross-entropy of a target with "
+           "itself: both outcomes of a binary pixel (x and 1 - x) contribute.")
+
+
+q3 = Exercise(
+    "Exercise 5.3: the floor of the binary cross-entropy",
+    _check_bce_floor,
+    bce_floor,
+    hints=(
+        "BCE(x, p) is smallest at p = x; its value there is the binary entropy "
+        "-x log x - (1 - x) log(1 - x), summed over the pixels of an image.",
+        "Compute x * log(x) only where x > 0 and (1 - x) * log(1 - x) only where x < 1 "
+        "(np.where, or np.log(np.clip(...)) with a tiny epsilon), then sum per image.",
+    ),
+)
+
+
+# --- 5.4 the maximum-likelihood sigma ----------------------------------------------------
+
+def best_sigma(images, reconstructions):
+    """The single sigma that maximises the Gaussian likelihood of all the residuals."""
+    residuals = np.asarray(images, dtype=np.float64) - np.asarray(reconstructions,
+                                                                   dtype=np.float64)
+    return float(np.sqrt(np.mean(residuals**2)))
+
+
+def _check_best_sigma(answer) -> None:
+    _callable(answer, "my_best_sigma", 4)
+    rng = np.random.default_rng(54)
+    x = rng.uniform(size=(6, 28, 28, 1))
+    reconstructions = x - 0.1 + 0.05 * rng.standard_normal(x.shape)  # biased residuals
+    want = best_sigma(x, reconstructions)
+    got = _numbers(answer(x, reconstructions), "one number, sigma")
+    expect(got.size == 1,
+           f"Return a single sigma for the whole set (one number); got shape {got.shape}. "
+           "The decoder shares one sigma between all pixels of all images.")
+    got = float(got)
+    residuals = x - reconstructions
+    expect(not math.isclose(got, want**2, rel_tol=1e-5),
+           "That is the variance sigma^2; return the standard deviation sigma.")
+    expect(not math.isclose(got, float(residuals.std()), rel_tol=1e-5),
+           "You subtracted the average residual (a standard deviation). The Gaussian is "
+           "centred on the decoder's output, so measure the residuals from zero.")
+    expect(not math.isclose(got, float(np.abs(residuals).mean()), rel_tol=1e-5),
+           "That is the mean absolute residual. Which power of the residuals appears in "
+           "the Gaussian log-density?")
+    expect(not math.isclose(got, want * math.sqrt(784), rel_tol=1e-5),
+           "Your sigma is sqrt(784) times too large: average over pixels as well as images.")
+    expect(math.isclose(got, want, rel_tol=1e-5),
+           f"Not right yet (got {got:.4g}). Differentiate the summed Gaussian NLL with "
+           "respect to sigma and set the derivative to zero.")
+
+
+q4 = Exercise(
+    "Exercise 5.4: the best sigma for a decoder",
+    _check_best_sigma,
+    best_sigma,
+    hints=(
+        "The summed NLL of N values is SSE / (2 sigma^2) + N log(sigma) + constant, "
+        "where SSE is the sum of the squared residuals and N counts every pixel of every "
+        "image.",
+        "Setting the derivative to zero gives sigma^2 = SSE / N: the root of the mean "
+        "squared residual.",
+    ),
+)

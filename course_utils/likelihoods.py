@@ -1,0 +1,317 @@
+"""The reconstruction term as a likelihood: hidden weights, floors and a common footing.
+
+Lesson 05 reads "BCE or MSE?" as a choice of decoder distribution ``p(x|z)``. The
+functions here turn that view into numbers:
+
+* :func:`implied_sigma_squared` and :func:`implied_kl_weight`: which Gaussian
+  variance, and which weight on the KL term, a given way of writing the loss
+  (sum or mean over pixels, extra factors) amounts to;
+* :func:`max_likelihood_sigma`: the single ``sigma`` that makes a Gaussian decoder
+  fit given residuals best (the root-mean-square residual);
+* :func:`bernoulli_entropy_floor`: the smallest value the binary cross-entropy can
+  take on grey-level targets, which is not zero;
+* :func:`continuous_bernoulli_log_norm`: the log normalising constant that turns the
+  Bernoulli "likelihood" of a grey level into a density on [0, 1];
+* :func:`importance_weighted_bound`: the importance-weighted (IWAE) lower bound on
+  ``log p(x)`` of a trained :class:`~course_utils.vae.VAE`, under its own likelihood
+  or under a Gaussian with a ``sigma`` of your choice, so that models trained with
+  different losses can be scored on the same data with the same density.
+
+Pure functions compute in float64 NumPy; all logarithms are natural (nats).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+from numpy.typing import ArrayLike
+
+from course_utils._validation import check_positive_int
+from course_utils.losses import gaussian_nll
+
+__all__ = [
+    "implied_sigma_squared",
+    "implied_kl_weight",
+    "max_likelihood_sigma",
+    "bernoulli_entropy_floor",
+    "continuous_bernoulli_log_norm",
+    "importance_weighted_bound",
+]
+
+_REDUCTIONS = ("sum", "mean")
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# --------------------------------------------------------------------------- checks
+
+def _positive(value: object, name: str) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"expected {name} to be a number, got bool, fix: pass a float.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a number, got {type(value).__name__}, "
+                        f"fix: pass a positive float.") from error
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"expected {name} to be a positive finite number, got {value!r}, "
+                         f"fix: pass e.g. 1.0.")
+    return number
+
+
+def _reduction_divisor(pixel_count: object, reduction: object) -> int:
+    """The number the reconstruction term is divided by: ``pixel_count`` or 1."""
+    pixel_count = check_positive_int(pixel_count, "pixel_count")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"expected reduction to be one of {_REDUCTIONS}, got {reduction!r}, "
+                         "fix: 'mean' if the loss averages over pixels, 'sum' if it adds.")
+    return pixel_count if reduction == "mean" else 1
+
+
+def _images(value: object, name: str) -> np.ndarray:
+    """``value`` as a float64 array of shape (n, ...) with at least one non-batch axis."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a numeric array, got "
+                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
+    if array.ndim < 2 or len(array) == 0:
+        raise ValueError(f"expected {name} of shape (n, ...) with n >= 1 and at least one "
+                         f"axis after the batch axis, got shape {array.shape}, fix: pass a "
+                         f"batch of images such as x[:100].")
+    return array
+
+
+# ------------------------------------------------------------ hidden weights and sigma
+
+def implied_sigma_squared(pixel_count: int, *, reduction: str = "mean",
+                          reconstruction_weight: float = 1.0,
+                          kl_weight: float = 1.0) -> float:
+    """The Gaussian variance implied by a squared-error loss.
+
+    A loss ``reconstruction_weight * SE + kl_weight * KL``, where ``SE`` is the
+    squared error ``(x - x_hat)**2`` summed (``reduction="sum"``) or averaged
+    (``"mean"``) over the ``D = pixel_count`` pixels of an image, has the same
+    minimiser and, up to a positive factor, the same gradients as the negative ELBO
+    of a Gaussian decoder ``N(x; x_hat, sigma**2 I)`` with
+
+    ``sigma**2 = kl_weight * m / (2 * reconstruction_weight)``,  ``m = D`` or ``1``.
+
+    So the Keras-style per-pixel mean MSE plus a summed KL is a Gaussian with
+    ``sigma**2 = D / 2`` (392 for MNIST).
+
+    Parameters
+    ----------
+    pixel_count : int
+        Number of pixels ``D`` of one image (784 for MNIST, 3072 for 32x32 RGB).
+    reduction : {"mean", "sum"}
+        How the squared error is reduced over the pixels of an image.
+    reconstruction_weight, kl_weight : float
+        Positive factors in front of the two terms.
+
+    Returns
+    -------
+    float
+        The implied variance ``sigma**2``.
+    """
+    divisor = _reduction_divisor(pixel_count, reduction)
+    return (_positive(kl_weight, "kl_weight") * divisor
+            / (2.0 * _positive(reconstruction_weight, "reconstruction_weight")))
+
+
+def implied_kl_weight(pixel_count: int, *, reduction: str = "mean",
+                      reconstruction_weight: float = 1.0, kl_weight: float = 1.0) -> float:
+    """The weight ``beta`` a loss really puts on the KL term, relative to the ELBO.
+
+    For a loss ``reconstruction_weight * R + kl_weight * KL``, where ``R`` is the
+    decoder's negative log-likelihood summed (``reduction="sum"``) or averaged
+    (``"mean"``) over the ``D`` pixels, dividing by the factor in front of the summed
+    likelihood gives ``NLL_sum + beta * KL`` with
+
+    ``beta = kl_weight * m / reconstruction_weight``,  ``m = D`` or ``1``.
+
+    ``beta = 1`` is the negative ELBO. A per-pixel mean BCE plus a summed KL has
+    ``beta = D``. (For squared error relative to a Gaussian with standard deviation
+    ``s``, beta is ``implied_sigma_squared(...) / s**2``.)
+
+    Parameters
+    ----------
+    pixel_count : int
+        Number of pixels ``D`` of one image.
+    reduction : {"mean", "sum"}
+        How the reconstruction term is reduced over the pixels of an image.
+    reconstruction_weight, kl_weight : float
+        Positive factors in front of the two terms.
+
+    Returns
+    -------
+    float
+        The effective ``beta``.
+    """
+    divisor = _reduction_divisor(pixel_count, reduction)
+    return (_positive(kl_weight, "kl_weight") * divisor
+            / _positive(reconstruction_weight, "reconstruction_weight"))
+
+
+def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float:
+    """The one ``sigma`` that maximises ``sum log N(x; x_hat, sigma**2 I)`` over a set.
+
+    Setting the derivative of ``SSE / (2 sigma**2) + N D log(sigma)`` to zero gives
+    ``sigma**2 = SSE / (N D)``: the root-mean-square residual over all pixels of all
+    images (no mean is subtracted from the residuals).
+
+    Parameters
+    ----------
+    images, reconstructions : array_like of shape (n, ...)
+        Targets and decoder means, the same shape.
+
+    Returns
+    -------
+    float
+        ``sqrt(mean((images - reconstructions)**2))``.
+    """
+    images = _images(images, "images")
+    reconstructions = _images(reconstructions, "reconstructions")
+    if images.shape != reconstructions.shape:
+        raise ValueError(f"expected images and reconstructions of the same shape, got "
+                         f"{images.shape} and {reconstructions.shape}, fix: reconstruct "
+                         f"the same batch.")
+    return float(np.sqrt(np.mean((images - reconstructions) ** 2)))
+
+
+# ------------------------------------------------------------------ the Bernoulli floor
+
+def bernoulli_entropy_floor(images: ArrayLike) -> np.ndarray:
+    """The lowest binary cross-entropy any decoder can reach on each image, in nats.
+
+    For a target ``x`` in [0, 1], ``BCE(x, p) = -x log p - (1 - x) log(1 - p)`` is
+    smallest at ``p = x``, where it equals the binary entropy
+    ``H(x) = -x log x - (1 - x) log(1 - x)`` (with ``0 log 0 = 0``). ``H`` is zero only
+    for pure black or white pixels, so on grey-level images the BCE has a floor above
+    zero: the sum of ``H`` over the pixels.
+
+    Parameters
+    ----------
+    images : array_like of shape (n, ...)
+        Targets with values in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
+        The floor of each image, summed over its pixels.
+    """
+    x = _images(images, "images")
+    if np.any(~np.isfinite(x)) or x.min() < 0 or x.max() > 1:
+        raise ValueError("expected images with values in [0, 1], got values outside that "
+                         "range, fix: scale pixels by 1/255.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -(np.where(x > 0, x * np.log(x), 0.0)
+                    + np.where(x < 1, (1 - x) * np.log1p(-x), 0.0))
+    return entropy.reshape(len(x), -1).sum(axis=1)
+
+
+def continuous_bernoulli_log_norm(logits: ArrayLike) -> np.ndarray:
+    """``log C(lambda)`` of the continuous Bernoulli, from logits, element by element.
+
+    The continuous Bernoulli (Loaiza-Ganem & Cunningham, 2019) is the density
+    ``C(lambda) lambda**x (1 - lambda)**(1 - x)`` on ``x`` in [0, 1], with
+    ``C(lambda) = 2 artanh(1 - 2 lambda) / (1 - 2 lambda)`` (and ``C(1/2) = 2``).
+    With ``lambda = sigmoid(l)`` this is ``C = l / tanh(l / 2)``. Adding ``log C`` to
+    the Bernoulli log-likelihood of a grey level gives a proper log-density, so the
+    corrected reconstruction term is ``BCE - sum log C``.
+
+    Parameters
+    ----------
+    logits : array_like of any shape
+        ``l = logit(lambda)``.
+
+    Returns
+    -------
+    numpy.ndarray of the same shape
+        ``log C``; it is ``log 2`` at ``l = 0`` and grows like ``log |l|``.
+    """
+    try:
+        l_abs = np.abs(np.asarray(logits, dtype=np.float64))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected logits to be a numeric array, got "
+                        f"{type(logits).__name__}, fix: pass a NumPy array.") from error
+    small = l_abs < 1e-3
+    safe = np.where(small, 1.0, l_abs)
+    # l / tanh(l/2) = 2 + l**2/6 - ..., so log C = log 2 + l**2/12 + O(l**4) near 0.
+    return np.where(small, math.log(2.0) + l_abs**2 / 12.0,
+                    np.log(safe) - np.log(np.tanh(safe / 2.0)))
+
+
+# --------------------------------------------------------------- the IWAE lower bound
+
+def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+                              sigma: float | None = None, seed: int = 0,
+                              chunk_rows: int = 8192) -> np.ndarray:
+    """Importance-weighted lower bound on ``log p(x)`` of each image (Burda et al., 2015).
+
+    With ``z_1..z_k`` drawn from the encoder's ``q(z|x)``,
+
+    ``L_k(x) = log (1/k) sum_i exp[log p(x|z_i) + log p(z_i) - log q(z_i|x)]``.
+
+    ``L_1`` is a one-sample estimate of the ELBO; the expected value of ``L_k``
+    never decreases with ``k`` and tends to ``log p(x)``. The VAE's ``reduction``
+    option is ignored: ``log p(x|z)`` is the full density, summed over pixels.
+
+    Parameters
+    ----------
+    vae : course_utils.vae.VAE
+        A VAE (any likelihood).
+    images : array_like of shape (n, 28, 28, 1)
+        Images in [0, 1] (the shape follows ``vae.image_shape``).
+    k : int
+        Importance samples per image; k decoder passes per image.
+    sigma : float or None
+        None: the VAE's own likelihood (Bernoulli, or Gaussian with its sigma).
+        A positive number: score every model with the same kind of density, a
+        Gaussian ``N(x; sigmoid(logits), sigma**2 I)``, whatever it was trained with.
+    seed : int
+        Seed of the NumPy generator that draws the noise (same seed, same bound).
+    chunk_rows : int
+        At most this many decoder rows (images times ``k``) per call; the result does
+        not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
+        ``L_k`` of each image, in nats (float64). Under a Gaussian, ``log p(x)`` is a
+        log-density and may be positive.
+    """
+    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
+        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
+                        f"build one with build_dense_vae or VAE(encoder, decoder).")
+    k = check_positive_int(k, "k")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
+    x_all = vae._as_images(images, "images")
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, chunk_rows // k)
+    bounds = []
+    for start in range(0, len(x_all), per_chunk):
+        x = x_all[start:start + per_chunk]
+        n = len(x)
+        z_mean, z_log_var = (np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+                             for t in vae.encoder(x, training=False))
+        # Drawn image by image, so the noise of an image does not depend on chunk_rows.
+        eps = rng.standard_normal((n, k, vae.latent_dim)).transpose(1, 0, 2)
+        z = z_mean + np.exp(0.5 * z_log_var) * eps                      # (k, n, K)
+        logits = vae.decoder(z.reshape(k * n, -1).astype(np.float32), training=False)
+        x_rep = np.broadcast_to(x, (k,) + x.shape).reshape((k * n,) + x.shape[1:])
+        if log_sigma is None:
+            nll = vae.reconstruction_nll(x_rep, logits)
+        else:
+            nll = gaussian_nll(x_rep, ops.sigmoid(logits), log_sigma)
+        log_likelihood = -np.asarray(ops.convert_to_numpy(nll), dtype=np.float64)
+        log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)
+        log_q = -0.5 * np.sum(eps**2 + z_log_var + _LOG_2PI, axis=-1)   # (k, n)
+        log_w = log_likelihood.reshape(k, n) + log_prior - log_q
+        top = log_w.max(axis=0)
+        bounds.append(top + np.log(np.mean(np.exp(log_w - top), axis=0)))
+    return np.concatenate(bounds)
