@@ -475,10 +475,15 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
         activation = getattr(layer, "activation", None)
         if activation is None:
             continue  # e.g. Reshape: look further back
-        if getattr(activation, "__name__", "") == "sigmoid":
+        name = getattr(activation, "__name__", "")
+        if name == "sigmoid":
             raise ValueError("decoder must output pixel LOGITS, but its last activation is a "
                              "sigmoid; got a sigmoid output. Build it with output='logits' "
                              "(the loss applies the sigmoid itself).")
+        if name in ("relu", "softplus"):
+            raise ValueError(f"decoder must output pixel LOGITS, which can be negative; got a "
+                             f"final {name}, so every pixel probability would be at least 1/2. "
+                             "Build it with output='logits' (no final activation).")
         break
     return image_shape, int(latent_dim)
 

@@ -123,6 +123,10 @@ def test_constructor_rejects_parts_that_do_not_fit():
         VAE(good_encoder, build_dense_decoder(2, (8,), output="sigmoid"))
     with pytest.raises(ValueError, match="LOGITS"):
         VAE(build_conv_encoder(2), build_conv_decoder(2, output="sigmoid"))
+    relu_pixels = keras.layers.Dense(784, activation="relu")(z)
+    relu_decoder = keras.Model(z, keras.layers.Reshape(IMAGE_SHAPE)(relu_pixels))
+    with pytest.raises(ValueError, match="final relu"):
+        VAE(good_encoder, relu_decoder)
 
 
 # ----------------------------------------------------------------------- training
