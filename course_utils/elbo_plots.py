@@ -15,17 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from course_utils.plotting import figure_and_axes
+
 __all__ = ["plot_elbo_versus_mean", "plot_estimator_histograms"]
-
-
-def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        figure = Figure(figsize=figsize, layout="constrained")
-        return figure, figure.subplots()
-    if not isinstance(ax, Axes):
-        raise TypeError(f"expected ax to be a matplotlib Axes or None, got "
-                        f"{type(ax).__name__}, fix: pass figure.subplots() or leave ax out.")
-    return ax.figure, ax
 
 
 def _vector(value: object, name: str, *, min_len: int = 1) -> np.ndarray:
@@ -101,7 +93,7 @@ def plot_elbo_versus_mean(means: ArrayLike, elbos: Mapping[str, ArrayLike],
                              f"({len(means)}), got {len(values)}, fix: evaluate the ELBO "
                              f"at every entry of means.")
     log_evidence = _finite(log_evidence, "log_evidence")
-    figure, ax = _figure_and_axes(ax, (6, 3.8))
+    figure, ax = figure_and_axes(ax, (6, 3.8))
     for label, values in curves.items():
         ax.plot(means, values, label=label)
     ax.axhline(log_evidence, color="black", linestyle="--", linewidth=1,
@@ -167,7 +159,7 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
     if high <= low:  # every estimate equal: give the single bar some width
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, int(bins) + 1)
-    figure, ax = _figure_and_axes(ax, (6, 3.8))
+    figure, ax = figure_and_axes(ax, (6, 3.8))
     for label, values in samples.items():
         ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.45,
                 label=f"{label}: mean {values.mean():.3g}, variance {values.var(ddof=1):.3g}")

@@ -13,17 +13,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from course_utils.plotting import figure_and_axes
+
 __all__ = ["plot_pixel_losses", "plot_kl_per_dimension"]
-
-
-def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        figure = Figure(figsize=figsize, layout="constrained")
-        return figure, figure.subplots()
-    if not isinstance(ax, Axes):
-        raise TypeError(f"expected ax to be a matplotlib Axes or None, got "
-                        f"{type(ax).__name__}, fix: pass figure.subplots() or leave ax out.")
-    return ax.figure, ax
 
 
 def _vector(value: object, name: str) -> np.ndarray:
@@ -72,7 +64,7 @@ def plot_pixel_losses(predictions: ArrayLike, losses: Mapping[str, ArrayLike], *
             raise ValueError(f"expected losses[{label!r}] to have one value per prediction "
                              f"({len(predictions)}), got {len(values)}, fix: evaluate the "
                              f"loss at every prediction.")
-    figure, ax = _figure_and_axes(ax, (6, 3.5))
+    figure, ax = figure_and_axes(ax, (6, 3.5))
     for label, values in curves.items():
         ax.plot(predictions, values, label=label)
     if target is not None:
@@ -109,7 +101,7 @@ def plot_kl_per_dimension(kl_by_model: Mapping[str, ArrayLike], *, sort: bool = 
         raise ValueError(f"expected every model to have the same latent_dim, got sizes "
                          f"{sorted(sizes)}, fix: compare models of one latent_dim.")
     latent_dim = sizes.pop()
-    figure, ax = _figure_and_axes(ax, (7, 3.5))
+    figure, ax = figure_and_axes(ax, (7, 3.5))
     width = 0.8 / len(curves)
     positions = np.arange(latent_dim)
     for i, (label, values) in enumerate(curves.items()):

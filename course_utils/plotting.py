@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from course_utils._validation import check_array, check_images, check_positive_int
 
 __all__ = [
+    "figure_and_axes",
     "plot_history",
     "plot_image_grid",
     "plot_reconstructions",
@@ -24,12 +25,23 @@ __all__ = [
 ]
 
 
-def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+def figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """Return ``(figure, ax)``: ``ax``'s own figure, or a new figure with one Axes.
+
+    Every plot helper of the course starts with this, so that each takes ``ax=None``
+    and returns the figure it drew on.
+
+    Raises
+    ------
+    TypeError
+        If ``ax`` is neither None nor a matplotlib Axes.
+    """
     if ax is None:
         figure = Figure(figsize=figsize, layout="constrained")
         return figure, figure.subplots()
     if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+        raise TypeError(f"expected ax to be a matplotlib Axes or None, got "
+                        f"{type(ax).__name__}, fix: pass figure.subplots() or leave ax out.")
     return ax.figure, ax
 
 
@@ -63,7 +75,7 @@ def plot_history(history: object, keys: Sequence[str] | None = None, *,
     missing = [key for key in keys if key not in values]
     if missing:
         raise ValueError(f"keys {missing} are not in the history; it has {sorted(values)}.")
-    figure, ax = _figure_and_axes(ax, (6, 3.5))
+    figure, ax = figure_and_axes(ax, (6, 3.5))
     for key in keys:
         epochs = np.arange(1, len(values[key]) + 1)
         line, = ax.plot(epochs, values[key], label=f"train {key}")
@@ -178,7 +190,7 @@ def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, *,
     if labels is not None and len(labels) != len(codes):
         raise ValueError(f"labels must have one entry per code ({len(codes)}); "
                          f"got {len(labels)}.")
-    figure, ax = _figure_and_axes(ax, (6, 5))
+    figure, ax = figure_and_axes(ax, (6, 5))
     if labels is None:
         ax.scatter(codes[:, 0], codes[:, 1], s=point_size, alpha=0.6, color="tab:blue")
     else:
