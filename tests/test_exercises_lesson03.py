@@ -7,14 +7,14 @@ and against the course's dense decoder.
 
 from __future__ import annotations
 
-import inspect
+from functools import partial
 
 import keras
 import numpy as np
 import pytest
+from exercise_contract import assert_exercise_contract, assert_incorrect
 from keras import layers, ops
 
-from course_utils.exercises import ____
 from course_utils.exercises import lesson03 as ex
 from course_utils.losses import negative_elbo
 from course_utils.models import build_dense_decoder
@@ -22,71 +22,19 @@ from course_utils.models import build_dense_decoder
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 
 
-def student_stub(*args):
-    """What nbgrader leaves in the student version of every solution region."""
-    raise NotImplementedError()
-
-
-def crashes(*args):
-    raise ZeroDivisionError("division by zero")
-
-
-def _code_lines(function) -> list[str]:
-    """The reference's code lines (no signature, docstring or comments)."""
-    source = inspect.getsource(function)
-    docstring = inspect.getdoc(function) or ""
-    lines = []
-    for line in source.splitlines()[1:]:
-        text = line.strip()
-        if text and not text.startswith(("#", '"""')) and text not in docstring:
-            lines.append(text)
-    return lines
-
-
 SOLUTION_SNIPPETS = ("axis=1", "axis=-1", ".sum(", "ops.sum(", "np.sum(", "* 784", "784 *",
                      "from_logits=True", "activation=None", "Dense(28 * 28)",
                      "n_pixels / reconstruction_weight")
 
 
-def _assert_incorrect(question, answer, *phrases: str) -> str:
-    result = question.check(answer)
-    assert result.status == "incorrect", result
-    for phrase in phrases:
-        assert phrase in result.message, result.message
-    for line in _code_lines(question.reference):
-        assert line not in result.message, f"message reveals {line!r}"
-    for snippet in SOLUTION_SNIPPETS:
-        assert snippet not in result.message, f"message reveals {snippet!r}"
-    return result.message
+_assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 
 
 # --------------------------------------------------------------------- every question
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_placeholder_and_student_stub_are_not_attempted(question):
-    assert question.check(____).status == "not_attempted"
-    assert question.check(student_stub).status == "not_attempted"
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_crashing_or_non_function_answers_are_incorrect_not_exceptions(question):
-    crashed = question.check(crashes)
-    assert crashed.status == "incorrect" and "ZeroDivisionError" in crashed.message
-    assert question.check(42).status == "incorrect"
-    assert question.check(lambda *args: "a string").status == "incorrect"
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_reference_passes_and_resolve_falls_back_to_it(question):
-    assert question.check(question.reference).passed
-    assert question.resolve(student_stub) is question.reference
-    assert question.resolve(____) is question.reference
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_every_exercise_has_hints_and_a_solution(question):
-    assert "Hint 1/2" in question.hint()._repr_markdown_()
-    assert "def " in question.solution()._repr_markdown_()
+def test_exercise_contract(question):
+    assert_exercise_contract(question)
 
 
 # --------------------------------------------------------------------- 3.1 the loss
