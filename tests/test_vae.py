@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from synthetic import blob_images
 
 from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
 from course_utils.models import (
@@ -23,19 +24,9 @@ LOSS_NAMES = {"loss", "reconstruction_loss", "kl_loss"}
 KERAS_SAVE_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword"
 
 
-def _blob_images(n: int = 64, seed: int = 0) -> np.ndarray:
-    """``n`` synthetic images (n, 28, 28, 1) in [0, 1]: one Gaussian blob each."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:28, 0:28]
-    centres = rng.uniform(7, 21, size=(n, 2))
-    widths = rng.uniform(2.0, 4.0, size=n)
-    squared = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
-    return np.exp(-squared / (2 * widths[:, None, None] ** 2))[..., None].astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
-    return _blob_images()
+    return blob_images(64)
 
 
 def _compiled(vae: VAE, learning_rate: float = 1e-3) -> VAE:

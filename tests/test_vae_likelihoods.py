@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from synthetic import blob_images
 
 from course_utils.models import build_dense_decoder, build_dense_encoder
 from course_utils.vae import VAE, build_conv_vae, build_dense_vae
@@ -16,19 +17,9 @@ KERAS_SAVE_WARNING = "ignore:__array__ implementation doesn't accept a copy keyw
 D = 784
 
 
-def _blob_images(n: int = 48, seed: int = 0) -> np.ndarray:
-    """``n`` grey-level images (n, 28, 28, 1) in [0, 1]: one Gaussian blob each."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:28, 0:28]
-    centres = rng.uniform(7, 21, size=(n, 2))
-    widths = rng.uniform(2.0, 4.0, size=n)
-    squared = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
-    return np.exp(-squared / (2 * widths[:, None, None] ** 2))[..., None].astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
-    return _blob_images()
+    return blob_images(48)
 
 
 def _small_vae(**options) -> VAE:
