@@ -38,8 +38,9 @@ test: student
 student: $(STAMP)
 	$(PY) tools/make_student.py --out build/student
 
+# JupyterLab refuses to start as root (containers often are) unless told.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
