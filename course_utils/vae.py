@@ -158,6 +158,7 @@ class VAE(keras.Model):
         self._initial_sigma = initial_sigma
         self.pixel_count = math.prod(image_shape)
         self.sampling = Sampling(seed=seed, name="sampling")
+        self._decode_function = None  # built by _traced_decode on first use
         self.log_sigma = None
         if sigma == LEARNED:
             self.log_sigma = self.add_weight(
@@ -337,8 +338,21 @@ class VAE(keras.Model):
             raise ValueError(f"z must have shape (n, {self.latent_dim}) for this VAE; got "
                              f"shape {codes.shape}. Pass one code of length "
                              f"{self.latent_dim} per row.")
-        logits = self.decoder(codes, training=False)
-        return ops.convert_to_numpy(ops.sigmoid(logits))
+        return self._traced_decode()(codes).numpy()
+
+    def _traced_decode(self):
+        """``sigmoid(decoder(z))`` as one traced function, built on first use.
+
+        One trace serves every batch size. A traced call decodes a single code in about
+        a millisecond, several times faster than an eager call: that keeps the latent
+        explorer's sliders responsive.
+        """
+        if self._decode_function is None:
+            decoder = self.decoder
+            spec = tf.TensorSpec((None, self.latent_dim), tf.float32)
+            self._decode_function = tf.function(
+                lambda z: tf.sigmoid(decoder(z, training=False)), input_signature=[spec])
+        return self._decode_function
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
         """Decode ``n`` codes drawn from the prior N(0, I).

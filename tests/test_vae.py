@@ -263,17 +263,27 @@ def test_encode_returns_numpy_posterior_parameters(images):
 
 def test_decode_is_one_batched_call_returning_probabilities():
     vae = build_dense_vae(latent_dim=2, hidden=(32,))
-    batch_sizes = []
+    traced_batch_sizes = []
     original_call = vae.decoder.call
 
     def counting_call(*args, **kwargs):
-        batch_sizes.append(args[0].shape[0])
+        traced_batch_sizes.append(args[0].shape[0])
         return original_call(*args, **kwargs)
 
     vae.decoder.call = counting_call
+    traced = vae._traced_decode()
+    runs = []
+
+    def counting_run(codes):
+        runs.append(codes.shape[0])
+        return traced(codes)
+
+    vae._decode_function = counting_run
     z = np.random.default_rng(0).normal(scale=5.0, size=(300, 2)).astype(np.float32)
     probabilities = vae.decode(z)
-    assert batch_sizes == [300]
+    vae.decode(z[:7])
+    assert runs == [300, 7]  # one call per decode, whatever the number of codes
+    assert traced_batch_sizes == [None]  # traced once, for any batch size
     assert isinstance(probabilities, np.ndarray) and probabilities.shape == (300, 28, 28, 1)
     assert probabilities.min() >= 0 and probabilities.max() <= 1
     vae.decoder.call = original_call
