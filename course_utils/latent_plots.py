@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from course_utils._validation import check_array, check_positive_int
+from course_utils.plotting import figure_and_axes
 
 __all__ = ["plot_decoded_grid"]
 
@@ -46,12 +47,7 @@ def plot_decoded_grid(picture: object, axis_values: object, *, ax: Axes | None =
     if picture.shape[0] % n or picture.shape[1] % n:
         raise ValueError(f"picture must be {n} x {n} tiles (one per axis value); got shape "
                          f"{picture.shape}, which does not divide into {n} rows and columns.")
-    if ax is None:
-        figure = Figure(figsize=(6, 6), layout="constrained")
-        ax = figure.subplots()
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
-    figure = ax.figure
+    figure, ax = figure_and_axes(ax, (6, 6))
     height, width = picture.shape[0] // n, picture.shape[1] // n
     ax.imshow(picture, cmap="gray_r", vmin=0.0, vmax=1.0)
     chosen = np.unique(np.linspace(0, n - 1, min(n, max_ticks)).round().astype(int))
