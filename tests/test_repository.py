@@ -4,56 +4,86 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
-def _requirement(line: str) -> tuple[str, str, str]:
-    """Split 'name==version; marker' into (name, version, normalised marker)."""
-    spec, _, marker = line.partition(";")
-    name, _, version = spec.strip().partition("==")
-    return name.strip().lower(), version.strip(), " ".join(marker.split())
+MAKE_EXTRAS = "[cpu,jupyter,test]"
 
 
-def test_environment_yml_and_pyproject_name_the_same_pins():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_section = next(item["pip"] for item in
-                       yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _lock() -> dict[str, str]:
+    """The lock file as {normalised name: version}."""
+    pins = {}
+    for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep, f"lock line {line!r} is not name==version"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def _requirement_name(line: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0]).lower()
+
+
+def test_pyproject_states_lower_bounds_not_pins():
+    project = _project()
+    lines = project["dependencies"] + [line for extra in project["optional-dependencies"].values()
+                                       for line in extra]
+    for line in lines:
+        spec = line.split(";")[0]
+        assert "==" not in spec and "<" not in spec, f"{line!r} pins or caps a version"
+        assert ">=" in spec, f"{line!r} states no lower bound"
+    assert "<" not in project["requires-python"], "requires-python locks out the next Python"
+    core = [_requirement_name(line) for line in project["dependencies"]]
+    assert not {"tensorflow", "tensorflow-cpu"} & set(core), \
+        "TensorFlow must come from an extra, or installing on Colab replaces Colab's build"
+
+
+def test_lock_pins_every_dependency_within_its_bounds():
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    lock = _lock()
+    project = _project()
+    for line in project["dependencies"] + project["optional-dependencies"]["jupyter"] + \
+            project["optional-dependencies"]["test"] + ["tensorflow>=2.20", "tensorflow-cpu>=2.20"]:
+        requirement = Requirement(line)
+        name = _requirement_name(line)
+        assert name in lock, f"{name} is a dependency but requirements/lock.txt does not pin it"
+        assert Version(lock[name]) in requirement.specifier, \
+            f"lock pins {name}=={lock[name]}, outside pyproject's {requirement.specifier}"
+
+
+def test_environment_yml_installs_what_make_installs():
+    text = (ROOT / "environment.yml").read_text()
+    pip_section = next(item["pip"] for item in yaml.safe_load(text)["dependencies"]
                        if isinstance(item, dict))
-    conda_pins = {_requirement(line)[0]: _requirement(line) for line in pip_section
-                  if not line.startswith("-e")}
-    # environment.yml fixes python=3.11, so it must carry the pins pyproject gives 3.11.
-    wanted = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["test"]:
-        name, version, marker = _requirement(line)
-        if 'python_version < "3.11"' in marker:
-            continue
-        wanted[name] = (name, version, marker.replace('python_version >= "3.11"', "").strip())
-    for name, (_, version, marker) in wanted.items():
-        assert name in conda_pins, f"{name} is in pyproject.toml but not environment.yml"
-        assert conda_pins[name][1] == version, f"{name}: {conda_pins[name][1]} vs {version}"
-        assert conda_pins[name][2] == marker, f"{name}: markers differ"
-    extra = set(conda_pins) - set(wanted)
-    assert not extra, f"environment.yml pins {extra}, which pyproject.toml does not"
-    assert "- python=3.11" in (ROOT / "environment.yml").read_text()
+    assert pip_section == ["-c requirements/lock.txt", f"-e .{MAKE_EXTRAS}"]
+    assert f'-c $(LOCK) -e ".{MAKE_EXTRAS}"' in (ROOT / "Makefile").read_text()
+    assert "- python=3.11" in text
 
 
-def test_every_pin_is_exact():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for line in project["dependencies"] + project["optional-dependencies"]["test"]:
-        assert "==" in line.split(";")[0], f"{line!r} is not pinned"
+def test_importing_course_utils_without_tensorflow_says_how_to_install_it():
+    script = ("import sys; sys.modules['tensorflow'] = None\n"
+              "try:\n    import course_utils\n"
+              "except ImportError as error:\n    print(error)\n"
+              "else:\n    print('imported')")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    assert "TensorFlow" in result.stdout and "pip install" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
