@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test student lab notebook lint benchmark models clean-notebooks data lock clean help
+.PHONY: course test test-binder student lab notebook lint benchmark models clean-notebooks data lock clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
 	@echo "make test             unit tests and nbval on every notebook (COURSE_FAST=1)"
 	@echo "make student          student versions (solutions removed) in build/student/"
+	@echo "make test-binder      Binder's install steps in a fresh venv, then lesson 01"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
 	@echo "make notebook         Jupyter Notebook 7 on notebooks/"
 	@echo "make clean-notebooks  strip outputs except the ones nbval checks"
@@ -74,3 +75,7 @@ lock: $(STAMP)
 
 clean:
 	rm -rf build
+
+# Binder's install steps (binder/postBuild) in a fresh venv, then lesson 01 in fast mode.
+test-binder: $(STAMP)
+	COURSE_BINDER_TEST=1 $(PY) -m pytest -q tests/binder
