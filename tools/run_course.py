@@ -1,9 +1,12 @@
-"""Run every lesson headless, in order, and render it: what ``make course`` does.
+"""Run every lesson headless, in order, and build the course website: ``make course``.
 
 For each ``notebooks/NN_*.ipynb`` it executes the notebook in a fresh kernel, writes
-the executed copy to ``build/executed/`` and an HTML rendering to ``build/html/``,
-and prints one line: the lesson, its run time and its headline numbers (the outputs
-of ``course_utils.report.headline``). Progress is shown cell by cell.
+the executed copy to ``build/executed/``, records its run time in
+``build/executed/runs.json``, and prints one line: the lesson, its run time and its
+headline numbers (the outputs of ``course_utils.report.headline``). Progress is shown
+cell by cell. Then ``tools/build_site.py`` turns every executed lesson into the offline
+website: ``build/index.html`` and ``build/html/``. ``python tools/build_site.py``
+rebuilds the website alone, without running the lessons again.
 
 The mode comes from the environment: unset ``COURSE_FAST`` runs the real course
 settings; ``COURSE_FAST=1`` runs the fast versions.
@@ -12,7 +15,6 @@ settings; ``COURSE_FAST=1`` runs the fast versions.
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import re
 import sys
@@ -22,29 +24,25 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from build_site import (  # noqa: E402
+    RUNS_FILE,
+    RunRecord,
+    SiteError,
+    build_site,
+    format_seconds,
+    headlines,
+    load_lessons,
+    write_run_record,
+)
 
 from course_utils.mode import current_mode  # noqa: E402
-from course_utils.report import HEADLINE_MIME  # noqa: E402
 
-
-def headlines(notebook: nbformat.NotebookNode) -> list[str]:
-    """The texts of every headline output in an executed notebook, in order."""
-    found = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            payload = output.get("data", {}).get(HEADLINE_MIME)
-            if payload:
-                found.append(payload["text"])
-    return found
-
-
-def format_seconds(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+__all__ = ["Progress", "execute", "format_seconds", "headlines", "main", "run_notebook"]
 
 
 class Progress:
@@ -94,29 +92,32 @@ def execute(notebook: nbformat.NotebookNode, directory: Path, timeout: int,
     return ""
 
 
-def run_notebook(path: Path, build: Path, timeout: int) -> tuple[bool, float, list[str], str]:
-    """Execute one notebook and render it; return (ok, seconds, headlines, error)."""
+def run_notebook(path: Path, build: Path, timeout: int, mode: str = ""
+                 ) -> tuple[bool, float, list[str], str]:
+    """Execute one notebook, save it and record its run; return (ok, seconds, headlines, error).
+
+    Parameters
+    ----------
+    path : Path
+        The lesson.
+    build : Path
+        The build folder: the executed copy goes to ``executed/``, the kernel's stderr to
+        ``logs/``, and the run time into ``executed/runs.json``.
+    timeout : int
+        Seconds allowed per cell.
+    mode : str
+        The course mode, stored with the run time.
+    """
     notebook = nbformat.read(path, as_version=4)
-    for folder in ("executed", "html", "logs"):
+    for folder in ("executed", "logs"):
         (build / folder).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     error = execute(notebook, path.parent, timeout, build / "logs" / f"{path.stem}.stderr.log")
     seconds = time.perf_counter() - start
     nbformat.write(notebook, build / "executed" / path.name)
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    (build / "html" / f"{path.stem}.html").write_text(body, encoding="utf-8")
+    write_run_record(build / "executed" / RUNS_FILE, path.stem,
+                     RunRecord(seconds=round(seconds, 2), ok=not error, error=error, mode=mode))
     return not error, seconds, headlines(notebook), error
-
-
-def write_index(build: Path, rows: list[tuple[str, bool, float, list[str]]], mode: str) -> None:
-    items = "\n".join(
-        f'<li><a href="html/{html.escape(name)}.html">{html.escape(name)}</a> '
-        f"({'ok' if ok else 'FAILED'}, {format_seconds(seconds)}): "
-        f"{html.escape('; '.join(numbers) or 'no headline')}</li>"
-        for name, ok, seconds, numbers in rows)
-    (build / "index.html").write_text(
-        f"<!doctype html><meta charset='utf-8'><title>VAE course</title>"
-        f"<h1>VAE course, {html.escape(mode)} mode</h1><ol>{items}</ol>\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,16 +134,21 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     rows = []
     for path in paths:
-        ok, seconds, numbers, error = run_notebook(path, args.build, args.timeout)
+        ok, seconds, numbers, error = run_notebook(path, args.build, args.timeout, mode.name)
         status = "ok" if ok else f"FAILED: {error}"
         print(f"{path.stem:<28} {format_seconds(seconds):>7}  "
               f"{'; '.join(numbers) or '-'}  [{status}]", flush=True)
         rows.append((path.stem, ok, seconds, numbers))
-    write_index(args.build, rows, mode.name)
     failed = [name for name, ok, _, _ in rows if not ok]
     total = sum(seconds for _, _, seconds, _ in rows)
-    print(f"{len(rows) - len(failed)}/{len(rows)} notebooks ran in {format_seconds(total)}; "
-          f"open {args.build / 'index.html'}")
+    print(f"{len(rows) - len(failed)}/{len(rows)} notebooks ran in {format_seconds(total)}",
+          flush=True)
+    try:
+        pages = build_site(load_lessons(args.build / "executed"), args.build)
+    except SiteError as error:
+        print(f"The course website was not built: {error}", file=sys.stderr)
+        return 1
+    print(f"Website: {len(pages) - 1} lesson pages; open {pages[0]}")
     return 1 if failed else 0
 
 
