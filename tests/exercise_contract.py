@@ -4,14 +4,23 @@
 * a crashing answer, or one that is not a function, reads as "incorrect", never raises;
 * the reference passes, and ``resolve`` falls back to it for unfinished answers;
 * hints and the solution render;
-* advice for a wrong answer never quotes a line of the reference solution.
+* advice for a wrong answer never quotes a line of the reference solution;
+* in graded mode (:func:`assert_graded_contract`) the reference, a lambda, a def or a
+  ``functools.partial`` wrapping it, a wrapper that reaches it only at run time, what
+  ``resolve`` falls back to, and each declared course_utils implementation are refused,
+  the solution is hidden and the hints stay; in self-study mode the reference passes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
+import sys
+from collections.abc import Iterator
 
 from course_utils.exercises import ____
+from course_utils.exercises.core import is_graded, set_graded
 
 
 def student_stub(*args):
@@ -65,3 +74,69 @@ def assert_incorrect(question, answer, *phrases: str, forbidden: tuple[str, ...]
     for snippet in forbidden:
         assert snippet not in result.message, f"message reveals {snippet!r}"
     return result.message
+
+
+@contextlib.contextmanager
+def graded_mode(on: bool = True) -> Iterator[None]:
+    """Switch graded mode for the ``with`` block, then restore what it was."""
+    before = is_graded()
+    set_graded(on)
+    try:
+        yield
+    finally:
+        set_graded(before)
+
+
+def shortcuts_around(function) -> dict[str, object]:
+    """Answers that hand back ``function`` without writing anything, by kind."""
+
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    module, name = function.__module__, function.__name__
+
+    def found_at_run_time(*args, **kwargs):
+        # No reference to the function in the code: only the call recording sees it.
+        return getattr(sys.modules[module], name)(*args, **kwargs)
+
+    return {"itself": function, "lambda": lambda *args, **kwargs: function(*args, **kwargs),
+            "def": wrapper, "partial": functools.partial(function),
+            "looked up at run time": found_at_run_time}
+
+
+def assert_refused(question, answer, what: str) -> None:
+    result = question.check(answer)
+    assert result.status == "refused", f"{what}: {result}"
+    assert not result.passed
+    assert "graded copy" in result.message and "yourself" in result.message, result.message
+
+
+def assert_graded_contract(question) -> None:
+    """Assert that graded mode refuses every shortcut to ``question`` (module docstring)."""
+    assert isinstance(question.forbidden, tuple)
+    with graded_mode(False):
+        assert question.check(question.reference).passed, "self-study: the reference passes"
+    with graded_mode(True):
+        for kind, answer in shortcuts_around(question.reference).items():
+            if kind == "looked up at run time" and "." in question.reference.__qualname__:
+                continue
+            assert_refused(question, answer, f"the reference, {kind}")
+        fallback = question.resolve(student_stub)
+        assert fallback is question.reference
+        assert_refused(question, lambda *args, **kwargs: fallback(*args, **kwargs),
+                       "a call of what resolve() fell back to")
+        for implementation in question.forbidden:
+            assert_refused(question, implementation, f"{implementation!r} itself")
+            assert_refused(question,
+                           lambda *args, _f=implementation, **kwargs: _f(*args, **kwargs),
+                           f"a lambda calling {implementation!r}")
+        assert question.check(____).status == "not_attempted"
+        assert question.check(student_stub).status == "not_attempted"
+        assert question.check(crashes).status == "incorrect"
+        assert "not available in graded copies" in repr(question.solution())
+        assert "def " not in repr(question.solution())
+        assert "Hint 1/" in repr(question.hint())
+    with graded_mode(False):
+        # The locked nbgrader test cells force graded mode whatever the notebook set.
+        assert question.check(question.reference, graded=True).status == "refused"
+        assert question.check(question.reference).passed

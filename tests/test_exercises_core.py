@@ -1,7 +1,11 @@
-import pytest
+import functools
+import sys
 
-from course_utils.exercises import CheckResult, Exercise, ____
-from course_utils.exercises.core import expect
+import pytest
+from exercise_contract import graded_mode
+
+from course_utils.exercises import CheckResult, Exercise, ____, lesson01, lesson02
+from course_utils.exercises.core import expect, is_graded, set_graded
 
 
 def reference(x):
@@ -72,3 +76,197 @@ def test_exercise_validates_its_definition():
         Exercise("x", "not a function", reference, hints=("h",))
     with pytest.raises(ValueError, match="at least one hint"):
         Exercise("x", check_double, reference, hints=())
+
+
+# ------------------------------------------------------------------------ graded mode
+
+
+class Doubler:
+    """A stand-in for a course_utils class whose method computes the same thing."""
+
+    def double(self, x):
+        return x + x
+
+    @staticmethod
+    def twice(x):
+        return 2 * x
+
+
+def course_double(x):
+    """A stand-in for course_utils' own implementation of the exercise."""
+    return x * 2
+
+
+def check_double_against_reference(answer):
+    # Like the real checkers: the expected value comes from the reference itself.
+    expect(answer(3) == reference(3), "Not double yet.")
+    expect(answer(-1.5) == reference(-1.5), "Not double for negative numbers.")
+
+
+guarded = Exercise("Exercise 0.2: double", check_double_against_reference, reference,
+                   hints=("Multiply.",), forbidden=(course_double, Doubler))
+
+
+def own_double(x):
+    return x + x
+
+
+def calls_own_helper(x):
+    return own_double(x)
+
+
+def calls_reference_through_a_helper(x):
+    return relay(x)
+
+
+def relay(x):
+    return reference(x)
+
+
+@pytest.fixture(autouse=True)
+def _self_study_after_each_test():
+    yield
+    set_graded(False)
+
+
+def test_set_graded_switches_the_mode_and_checks_its_argument():
+    assert not is_graded()
+    set_graded()
+    assert is_graded()
+    set_graded(False)
+    assert not is_graded()
+    with pytest.raises(TypeError, match="True or False"):
+        set_graded("yes")
+
+
+def test_self_study_mode_accepts_every_shortcut():
+    for answer in (reference, course_double, lambda x: reference(x), Doubler().double):
+        assert guarded.check(answer).passed
+
+
+def test_graded_mode_accepts_own_work_although_the_checker_calls_the_reference():
+    with graded_mode():
+        assert guarded.check(own_double).passed
+        assert guarded.check(calls_own_helper).passed
+        assert guarded.check(lambda x: 2.0 * x).passed
+        assert guarded.check(lambda x: x).status == "incorrect"
+
+
+@pytest.mark.parametrize("answer", [
+    reference, course_double, Doubler.twice, Doubler().double, functools.partial(reference),
+    functools.partial(map, reference), functools.wraps(reference)(lambda x: 0),
+    lambda x: reference(x), lambda x, _f=course_double: _f(x),
+    calls_reference_through_a_helper, lambda x: Doubler().double(x),
+    lambda x: Doubler.twice(x),
+], ids=["reference", "course function", "static method", "bound method", "partial",
+        "partial argument", "__wrapped__", "lambda", "default argument", "helper chain",
+        "method of a declared class", "static method call"])
+def test_graded_mode_refuses_what_is_wraps_or_names_a_forbidden_function(answer):
+    with graded_mode():
+        result = guarded.check(answer)
+    assert result.status == "refused" and not result.passed, result
+    assert "graded copy" in result.message and "yourself" in result.message
+
+
+def test_graded_mode_records_calls_that_no_code_scan_can_see():
+    module, function, helper = sys.modules[__name__], "course_double", "relay"
+
+    def looked_up(x):
+        return getattr(module, function)(x)
+
+    class Callable:
+        def __call__(self, x):
+            return getattr(module, helper)(x)
+
+    with graded_mode():
+        for answer in (looked_up, Callable()):
+            result = guarded.check(answer)
+            assert result.status == "refused", result
+            assert "calls" in result.message
+
+
+def test_only_calls_from_inside_the_answer_count():
+    computed_before = course_double(21)  # the learner may use course code elsewhere
+    with graded_mode():
+        assert guarded.check(own_double).passed
+    assert computed_before == 42
+
+
+def test_graded_mode_refuses_an_answer_that_switches_off_the_recording():
+    module, function = sys.modules[__name__], "course_double"
+
+    def sneaky(x):
+        sys.setprofile(None)
+        return getattr(module, function)(x)
+
+    with graded_mode():
+        result = guarded.check(sneaky)
+    assert result.status == "refused" and "recording" in result.message
+
+
+def test_the_recording_restores_a_previous_profile_function():
+    calls = []
+
+    def profiler(frame, event, arg):
+        calls.append(event)
+
+    sys.setprofile(profiler)
+    try:
+        guarded.check(own_double, graded=True)
+        assert sys.getprofile() is profiler
+    finally:
+        sys.setprofile(None)
+
+
+def test_no_false_alarm_for_a_module_attribute_named_like_a_reference():
+    namespace = {"ex": lesson01, "np": __import__("numpy")}
+    exec("def per_image_mse(a, b):\n"
+         "    d = (np.asarray(a) - np.asarray(b)) ** 2\n"
+         "    return d.reshape(len(d), -1).mean(axis=1)\n"
+         "def mine(a, b):\n"
+         "    assert ex is not None\n"
+         "    return per_image_mse(a, b)\n", namespace)
+    assert lesson01.q1.check(namespace["mine"], graded=True).passed
+
+
+def test_every_exercise_module_function_is_off_limits_except_the_buggy_material():
+    with graded_mode():
+        other_lesson = lesson02.q1.check(lambda m, v: lesson01.per_image_mse(m, v))
+        assert other_lesson.status == "refused"
+        assert "lesson01.per_image_mse" in other_lesson.message
+        fixed_bug = lesson02.q2.check(lambda m, v, e: lesson02.buggy_sample_z(m, 0.5 * v, e))
+        assert fixed_bug.passed, fixed_bug
+
+
+def test_graded_mode_hides_the_solution_and_keeps_the_hints():
+    set_graded()
+    assert "not available in graded copies" in exercise.solution().text
+    assert "return 2 * x" not in exercise.solution().text
+    assert "Multiply by two." in exercise.hint(2).text
+
+
+def test_resolve_in_graded_mode_falls_back_without_a_passable_answer():
+    set_graded()
+    fallback = guarded.resolve(not_done)
+    assert fallback is reference and fallback(4) == 8
+    assert guarded.check(lambda x: fallback(x)).status == "refused"
+    assert guarded.resolve(own_double) is own_double
+    assert guarded.resolve(course_double) is reference
+
+
+def test_locked_test_cells_check_in_graded_mode_whatever_the_switch():
+    assert not is_graded()
+    assert guarded.check(course_double, graded=True).status == "refused"
+    set_graded()
+    assert guarded.check(course_double, graded=False).passed
+
+
+def test_refused_result_renders():
+    result = CheckResult("Exercise 0.2: double", "refused", "Write it yourself.")
+    assert repr(result).startswith("Not accepted - Exercise 0.2")
+    assert "Not accepted" in result._repr_html_() and result.attempted and not result.passed
+
+
+def test_forbidden_entries_must_be_functions_or_classes():
+    with pytest.raises(TypeError, match="forbidden"):
+        Exercise("x", check_double, reference, hints=("h",), forbidden=(42,))

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract
+from exercise_contract import assert_exercise_contract, assert_graded_contract
 
 from course_utils.exercises import lesson01 as ex
 
@@ -8,6 +8,11 @@ from course_utils.exercises import lesson01 as ex
 @pytest.mark.parametrize("question", [ex.q1, ex.q2, ex.q3], ids=["q1", "q2", "q3"])
 def test_exercise_contract(question):
     assert_exercise_contract(question)
+
+
+@pytest.mark.parametrize("question", [ex.q1, ex.q2, ex.q3], ids=["q1", "q2", "q3"])
+def test_graded_copies_refuse_every_shortcut(question):
+    assert_graded_contract(question)
 
 
 # --- 1.1 ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from functools import partial
 
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_incorrect
+from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 
 from course_utils.estimators import kl_monte_carlo
 from course_utils.exercises import lesson02 as ex
@@ -31,6 +31,11 @@ _assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
 def test_exercise_contract(question):
     assert_exercise_contract(question)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
+def test_graded_copies_refuse_every_shortcut(question):
+    assert_graded_contract(question)
 
 
 # --- 2.1 the closed-form KL --------------------------------------------------------------

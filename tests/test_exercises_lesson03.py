@@ -12,7 +12,7 @@ from functools import partial
 import keras
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_incorrect
+from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 from keras import layers, ops
 
 from course_utils.exercises import lesson03 as ex
@@ -35,6 +35,11 @@ _assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
 def test_exercise_contract(question):
     assert_exercise_contract(question)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
+def test_graded_copies_refuse_every_shortcut(question):
+    assert_graded_contract(question)
 
 
 # --------------------------------------------------------------------- 3.1 the loss

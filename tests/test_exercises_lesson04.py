@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_incorrect
+from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 from keras import layers
 
 from course_utils.exercises import lesson04 as ex
@@ -17,6 +17,11 @@ QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4, ex.q5)
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:13])
 def test_exercise_contract(question):
     assert_exercise_contract(question)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:13])
+def test_graded_copies_refuse_every_shortcut(question):
+    assert_graded_contract(question)
 
 
 _failed = assert_incorrect

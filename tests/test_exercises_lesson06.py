@@ -2,7 +2,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract
+from exercise_contract import assert_exercise_contract, assert_graded_contract
 
 from course_utils.exercises import lesson06 as ex
 from course_utils.latent_space import interpolate, normal_quantile_grid, pca_2d
@@ -13,6 +13,11 @@ QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:12])
 def test_exercise_contract(question):
     assert_exercise_contract(question)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:12])
+def test_graded_copies_refuse_every_shortcut(question):
+    assert_graded_contract(question)
 
 
 # --- 6.1 -------------------------------------------------------------------------------

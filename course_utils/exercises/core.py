@@ -6,21 +6,57 @@ notebook's variables by name. An answer still equal to the placeholder ``____``,
 a function that raises ``NotImplementedError`` (nbgrader's student stub), counts as
 "not attempted", never as a crash, and :meth:`Exercise.resolve` lets the following
 cells fall back to the reference answer so the notebook runs top to bottom.
+
+Graded mode
+-----------
+Student and nbgrader copies of the lessons call :func:`set_graded` in their setup
+cell, and nbgrader's locked test cells check with ``check(answer, graded=True)``
+whatever the notebook switched. In graded mode an answer that *is*, *wraps* or
+*calls* course code for the same computation is refused ("Not accepted"), so it never
+counts as passed:
+
+* the exercise's reference (``ex.qN.reference``) and every other function defined in
+  an exercise module (``course_utils/exercises/lessonNN.py``), except the ``buggy_*``
+  functions that the lessons hand out as material to study;
+* the course_utils implementations the exercise declares with ``forbidden=(...)``.
+
+Two detectors work together. Before the checker runs, the answer is unwrapped
+(``functools.partial``, ``__wrapped__``, bound methods, ``tf.function``) and its code
+is scanned for references to those functions (globals, attribute chains such as
+``ex.per_image_mse``, closures, defaults), following the learner's own helper
+functions. While the checker runs, every call of the answer is recorded with
+:func:`sys.setprofile`: a call of a forbidden function made from inside the answer,
+however indirectly, refuses it. The checker's own calls of the reference (to compute
+expected values) happen outside the answer and do not count.
+
+Graded mode is a guard against handing back the course's code, not a sandbox: code
+that runs in the learner's kernel can read the package's source or replace the
+checker itself.
 """
 
 from __future__ import annotations
 
+import builtins
+import dis
+import functools
 import html
 import inspect
+import os
+import re
+import sys
 import textwrap
+import types
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "expect",
-           "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE"]
+           "is_graded", "set_graded", "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE",
+           "NO_SOLUTION_MESSAGE"]
 
 PLACEHOLDER_MESSAGE = "Replace the placeholder with your answer, then run this cell."
 NOT_IMPLEMENTED_MESSAGE = "Your function still raises NotImplementedError: fill it in."
+NO_SOLUTION_MESSAGE = ("Solutions are not available in graded copies of the lessons. "
+                       "The hints are: call .hint(1), .hint(2), ... on the exercise.")
 
 
 class _Placeholder:
@@ -63,6 +99,7 @@ _STATUS_TEXT = {
     "correct": ("Correct", "#1a7f37"),
     "incorrect": ("Not quite", "#b35900"),
     "not_attempted": ("Not attempted", "#57606a"),
+    "refused": ("Not accepted", "#cf222e"),
 }
 
 
@@ -74,7 +111,8 @@ class CheckResult:
     ----------
     exercise : str
         The exercise's title.
-    status : {"correct", "incorrect", "not_attempted"}
+    status : {"correct", "incorrect", "not_attempted", "refused"}
+        ``"refused"``: in graded mode, the answer is or uses the course's own code.
     message : str
         What was found, and a nudge that does not give the answer away.
     """
@@ -106,6 +144,279 @@ def _is_placeholder(answer: object) -> bool:
     return answer is ____ or answer is None or answer is Ellipsis
 
 
+# ---------------------------------------------------------------------- graded mode
+
+_graded = False
+
+
+def set_graded(on: bool = True) -> None:
+    """Switch graded mode on (or off) for every exercise in this Python process.
+
+    Graded copies of the lessons call ``set_graded()`` in their setup cell. In graded
+    mode :meth:`Exercise.check` refuses answers that are, wrap or call the course's
+    own implementation, and :meth:`Exercise.solution` shows no solution.
+
+    Parameters
+    ----------
+    on : bool
+        True for graded mode, False for the self-study behaviour.
+    """
+    global _graded
+    if not isinstance(on, bool):
+        raise TypeError(f"set_graded expects True or False; got {type(on).__name__}.")
+    _graded = on
+
+
+def is_graded() -> bool:
+    """Return True when graded mode is on (see :func:`set_graded`)."""
+    return _graded
+
+
+# Functions defined at the top level of course_utils/exercises/lessonNN.py are off
+# limits in graded answers, except the buggy_* ones the lessons hand out to study.
+_EXERCISES_DIR = os.path.dirname(_is_placeholder.__code__.co_filename)
+_LESSON_FILE = re.compile(r"lesson\d+\.py")
+_MATERIAL_PREFIX = "buggy_"
+
+
+def _is_exercise_module_function(code: types.CodeType) -> bool:
+    """True for the code of a top-level, non-material function of an exercise module."""
+    filename = code.co_filename
+    return (os.path.dirname(filename) == _EXERCISES_DIR
+            and _LESSON_FILE.fullmatch(os.path.basename(filename)) is not None
+            and "." not in code.co_qualname and not code.co_name.startswith(("<",
+                                                                               _MATERIAL_PREFIX)))
+
+
+def _exercise_module_label(code: types.CodeType) -> str:
+    module = os.path.splitext(os.path.basename(code.co_filename))[0]
+    return f"course_utils.exercises.{module}.{code.co_qualname}"
+
+
+def _wrapped_functions(obj: object, depth: int = 0) -> Iterator[types.FunctionType]:
+    """The Python functions that calling ``obj`` runs first, unwrapping decorators.
+
+    Follows ``functools.partial`` (and the callables among its arguments), bound
+    methods, ``staticmethod`` / ``classmethod``, ``__wrapped__`` chains and
+    ``tf.function``'s ``python_function``. Classes are not expanded.
+    """
+    if depth > 20:
+        return
+    if isinstance(obj, types.FunctionType):
+        yield obj
+    if isinstance(obj, functools.partial):
+        yield from _wrapped_functions(obj.func, depth + 1)
+        for argument in (*obj.args, *obj.keywords.values()):
+            if callable(argument):
+                yield from _wrapped_functions(argument, depth + 1)
+        return
+    if isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+        yield from _wrapped_functions(obj.__func__, depth + 1)
+        return
+    for attribute in ("__wrapped__", "python_function"):
+        try:
+            inner = inspect.getattr_static(obj, attribute)
+        except AttributeError:
+            continue
+        if inner is not obj and callable(inner):
+            yield from _wrapped_functions(inner, depth + 1)
+
+
+def _declared_codes(obj: object) -> Iterator[types.CodeType]:
+    """Code objects of a declared forbidden implementation (classes: all their methods)."""
+    if isinstance(obj, type):
+        for value in vars(obj).values():
+            if isinstance(value, property):
+                candidates: Iterable[object] = (value.fget, value.fset, value.fdel)
+            else:
+                candidates = (value,)
+            for candidate in candidates:
+                for function in _wrapped_functions(candidate):
+                    yield function.__code__
+        return
+    for function in _wrapped_functions(obj):
+        yield function.__code__
+
+
+def _label(obj: object) -> str:
+    if isinstance(obj, types.CodeType):
+        return obj.co_qualname
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    return f"{module}.{name}" if module else str(name)
+
+
+_CHAIN_STARTS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF"}
+_CHAIN_LINKS = {"LOAD_ATTR", "LOAD_METHOD"}
+_CHAIN_TRANSPARENT = {"EXTENDED_ARG", "NOP", "CACHE", "PUSH_NULL"}
+_MISSING = object()
+
+
+def _code_tree(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_tree(constant)
+
+
+def _attribute(obj: object, name: str) -> object:
+    """``obj.name`` without running properties (modules: plain ``getattr``)."""
+    try:
+        if isinstance(obj, types.ModuleType):
+            return getattr(obj, name, _MISSING)
+        return inspect.getattr_static(obj, name)
+    except Exception:  # a strange object is no reference to the course's code
+        return _MISSING
+
+
+def _referenced_objects(function: types.FunctionType) -> Iterator[object]:
+    """Objects that ``function``'s code names: globals, attribute chains, closures."""
+    namespace = function.__globals__
+    builtin_names = vars(builtins)
+    closure = {name: cell.cell_contents
+               for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ())
+               if _cell_is_set(cell)}
+    yield from closure.values()
+    yield from function.__defaults__ or ()
+    yield from (function.__kwdefaults__ or {}).values()
+    for code in _code_tree(function.__code__):
+        current: object = _MISSING
+        for instruction in dis.get_instructions(code):
+            name = instruction.opname
+            if name in _CHAIN_TRANSPARENT:
+                continue
+            if name in _CHAIN_STARTS and isinstance(instruction.argval, str):
+                key = instruction.argval
+                if name.startswith("LOAD_DEREF") or name == "LOAD_CLASSDEREF":
+                    current = closure.get(key, _MISSING)
+                else:
+                    current = namespace.get(key, builtin_names.get(key, _MISSING))
+            elif name in _CHAIN_LINKS and current is not _MISSING:
+                current = _attribute(current, str(instruction.argval))
+            else:
+                current = _MISSING
+            if current is not _MISSING:
+                yield current
+
+
+def _cell_is_set(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
+
+
+class _Shortcuts:
+    """What one exercise refuses in graded mode, and the two ways of finding it."""
+
+    def __init__(self, reference: object, forbidden: tuple[object, ...]) -> None:
+        self.objects: dict[int, str] = {}
+        self.codes: dict[types.CodeType, str] = {}
+        reference_label = f"the reference answer of this exercise ({_label(reference)})"
+        for function in _wrapped_functions(reference):
+            self.codes[function.__code__] = reference_label
+        self.objects[id(reference)] = reference_label
+        for obj in forbidden:
+            label = f"{_label(obj)}, the course's own implementation of this computation"
+            self.objects[id(obj)] = label
+            for code in _declared_codes(obj):
+                self.codes.setdefault(code, label)
+        self._keep_alive = (reference, forbidden)
+
+    def code_label(self, code: types.CodeType) -> str | None:
+        label = self.codes.get(code)
+        if label is None and _is_exercise_module_function(code):
+            label = f"{_exercise_module_label(code)}, from the course's exercise modules"
+        return label
+
+    def object_label(self, obj: object) -> str | None:
+        label = self.objects.get(id(obj))
+        if label is not None:
+            return label
+        for function in _wrapped_functions(obj):
+            label = self.code_label(function.__code__)
+            if label is not None:
+                return label
+        return None
+
+    def static_use(self, answer: object) -> str | None:
+        """Label of a forbidden function that ``answer`` is, wraps or names; else None."""
+        label = self.object_label(answer)
+        if label is None and not isinstance(answer, type):
+            label = self.objects.get(id(type(answer)))
+        if label is not None:
+            return f"is {label}"
+        roots = list(_wrapped_functions(answer))
+        if not roots and callable(answer) and not isinstance(answer, type):
+            call = inspect.getattr_static(type(answer), "__call__", None)
+            roots = list(_wrapped_functions(call))
+        own = {id(root.__globals__) for root in roots}
+        queue, seen = roots, set()
+        while queue:
+            function = queue.pop()
+            if id(function) in seen or len(seen) > 200:
+                continue
+            seen.add(id(function))
+            for obj in _referenced_objects(function):
+                label = self.object_label(obj)
+                if label is not None:
+                    return f"uses {label}"
+                # Follow the learner's own helpers (defined where the answer is).
+                queue.extend(f for f in _wrapped_functions(obj)
+                             if id(f.__globals__) in own and id(f) not in seen)
+        return None
+
+
+class _CallRecorder:
+    """Records calls of forbidden code made while the learner's answer runs."""
+
+    def __init__(self, shortcuts: _Shortcuts) -> None:
+        self.hits: list[str] = []
+        self.tampered = False
+        labels: dict[types.CodeType, str | None] = dict(shortcuts.codes)
+        lesson_prefix = _EXERCISES_DIR + os.sep
+        hits = self.hits
+
+        def hook(frame: types.FrameType, event: str, arg: object) -> None:
+            if event != "call":
+                return
+            code = frame.f_code
+            label = labels.get(code, _MISSING)
+            if label is _MISSING:
+                label = labels[code] = (shortcuts.code_label(code)
+                                        if code.co_filename.startswith(lesson_prefix) else None)
+            if label is not None and label not in hits:
+                hits.append(label)
+
+        self._hook = hook
+
+    def call(self, answer: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        previous = sys.getprofile()
+        sys.setprofile(self._hook)
+        try:
+            return answer(*args, **kwargs)
+        finally:
+            if sys.getprofile() is not self._hook:
+                self.tampered = True
+            sys.setprofile(previous)
+
+    def wrap(self, answer: Callable[..., Any]) -> Callable[..., Any]:
+        """A stand-in for ``answer`` that the checker calls instead."""
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            return self.call(answer, *args, **kwargs)
+
+        return recorded
+
+
+def _refusal(use: str) -> str:
+    return (f"This is a graded copy, and your answer {use}. Write the computation "
+            "yourself: answers that hand back, wrap or call the course's own "
+            "implementation are not accepted here. The hints are still available.")
+
+
+# ------------------------------------------------------------------------ exercises
+
 class Exercise:
     """One exercise: a checker, hints, and a reference answer.
 
@@ -120,32 +431,81 @@ class Exercise:
         The reference answer (usually a function); :meth:`solution` shows its source.
     hints : sequence of str
         Shown one at a time by :meth:`hint`, in order.
+    forbidden : sequence of callables or classes, optional
+        course_utils implementations of the same computation. In graded mode an
+        answer that is, wraps or calls one of them is refused (classes: any of their
+        methods). The reference and the exercise modules' functions are always
+        refused in graded mode and need not be listed.
     """
 
     def __init__(self, title: str, checker: Callable[[Any], None], reference: Any,
-                 hints: tuple[str, ...] | list[str]) -> None:
+                 hints: tuple[str, ...] | list[str], *,
+                 forbidden: tuple[Any, ...] | list[Any] = ()) -> None:
         if not callable(checker):
             raise TypeError(f"checker must be callable; got {type(checker).__name__}.")
         if not hints:
             raise ValueError("an exercise needs at least one hint.")
+        forbidden = tuple(forbidden)
+        for obj in forbidden:
+            if not isinstance(obj, type) and not any(True for _ in _wrapped_functions(obj)):
+                raise TypeError(f"forbidden implementations must be Python functions, "
+                                f"methods or classes; got {obj!r}.")
         self.title = title
         self._checker = checker
         self.reference = reference
         self._hints = tuple(hints)
+        self.forbidden = forbidden
+        self._shortcuts: _Shortcuts | None = None
 
     def __repr__(self) -> str:
         return f"Exercise({self.title!r})"
 
-    def check(self, answer: Any) -> CheckResult:
+    def _graded_shortcuts(self) -> _Shortcuts:
+        if self._shortcuts is None:
+            self._shortcuts = _Shortcuts(self.reference, self.forbidden)
+        return self._shortcuts
+
+    def check(self, answer: Any, *, graded: bool | None = None) -> CheckResult:
         """Check ``answer``; never raises for a wrong or unfinished answer.
+
+        Parameters
+        ----------
+        answer : object
+            Usually the learner's function.
+        graded : bool, optional
+            Check in graded mode (True) or not (False); by default as set by
+            :func:`set_graded`. nbgrader's test cells pass True.
 
         Returns
         -------
         CheckResult
-            ``.passed`` is True only for a correct answer.
+            ``.passed`` is True only for a correct answer (in graded mode, one that
+            does not use the course's own implementation).
         """
         if _is_placeholder(answer):
             return CheckResult(self.title, "not_attempted", PLACEHOLDER_MESSAGE)
+        graded = _graded if graded is None else bool(graded)
+        recorder = None
+        subject = answer
+        if graded:
+            shortcuts = self._graded_shortcuts()
+            use = shortcuts.static_use(answer)
+            if use is not None:
+                return CheckResult(self.title, "refused", _refusal(use))
+            if callable(answer):
+                recorder = _CallRecorder(shortcuts)
+                subject = recorder.wrap(answer)
+        result = self._run_checker(subject)
+        if recorder is not None:
+            if recorder.hits:
+                return CheckResult(self.title, "refused",
+                                   _refusal(f"calls {recorder.hits[0]}"))
+            if recorder.tampered:
+                return CheckResult(self.title, "refused",
+                                   _refusal("switches off the grader's call recording"))
+        return result
+
+    def _run_checker(self, answer: Any) -> CheckResult:
         try:
             self._checker(answer)
         except NotImplementedError:
@@ -164,7 +524,9 @@ class Exercise:
         return Markdown(f"**Hint {number}/{len(self._hints)}:** {self._hints[number - 1]}")
 
     def solution(self) -> Markdown:
-        """Return the reference solution as a code listing."""
+        """Return the reference solution as a code listing (not in graded mode)."""
+        if _graded:
+            return Markdown(f"**Solution:** {NO_SOLUTION_MESSAGE}")
         if callable(self.reference):
             code = textwrap.dedent(inspect.getsource(self.reference))
         else:
@@ -175,6 +537,7 @@ class Exercise:
         """Return ``answer`` if it passes the check, else the reference answer.
 
         Later cells call this so that a notebook with an unfinished or wrong exercise
-        still runs to the end with correct values.
+        still runs to the end with correct values. In graded mode the reference it
+        returns stays a refused answer: an answer that calls it is not accepted.
         """
         return answer if self.check(answer).passed else self.reference

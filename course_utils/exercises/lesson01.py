@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils import evaluation, latent
 from course_utils.exercises.core import Exercise, expect
 
 __all__ = ["q1", "q2", "q3"]
@@ -46,6 +47,7 @@ q1 = Exercise(
         "The result has one entry per image: shape (n,).",
         "Flatten each image with `.reshape(len(images), -1)` and take the mean along axis 1.",
     ),
+    forbidden=(evaluation.reconstruction_mse,),
 )
 
 
@@ -79,6 +81,7 @@ q2 = Exercise(
         "Count layer by layer: a Dense layer connects consecutive widths n_in -> n_out.",
         "A Dense layer has an n_in x n_out weight matrix and a bias vector of length n_out.",
     ),
+    forbidden=(),  # course_utils has no parameter count of its own
 )
 
 
@@ -123,4 +126,5 @@ q3 = Exercise(
         "Sum the squared differences over the last axis, take the square root, then the "
         "minimum over the codes' axis.",
     ),
+    forbidden=(latent.nearest_code_distance,),
 )

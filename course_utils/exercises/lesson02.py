@@ -17,7 +17,9 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from course_utils import estimators, latent_space, latent_usage, losses
 from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils.layers import Sampling
 from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 
 __all__ = [
@@ -229,6 +231,12 @@ def _check_kl_to_standard_normal(answer: Callable) -> None:
            "When q is exactly N(0, I) (mean 0, log_var 0) the KL must be 0; yours is not.")
 
 
+# course_utils' own KL to N(0, I) (and the general Gaussian KL, which gives it with
+# p = N(0, I)): refused as answers to 2.1 and 2.3 in graded copies.
+_COURSE_KL = (losses.kl_divergence_standard_normal, losses.negative_elbo,
+              latent_usage.kl_per_dimension, estimators.kl_monte_carlo, gaussian_kl)
+
+
 q1 = Exercise(
     "Exercise 2.1: the closed-form KL to N(0, I)",
     _check_kl_to_standard_normal,
@@ -240,6 +248,7 @@ q1 = Exercise(
         "log_var is log(sigma^2), so sigma^2 is np.exp(log_var). The KL of a diagonal "
         "Gaussian is a sum over dimensions, so reduce with np.sum(..., axis=-1).",
     ),
+    forbidden=_COURSE_KL,
 )
 
 
@@ -338,6 +347,7 @@ q2 = Exercise(
         "sigma = sqrt(sigma^2) = exp(log(sigma^2) / 2): the square root becomes a factor "
         "1/2 inside the exponential.",
     ),
+    forbidden=(Sampling, latent_space.sample_aggregate_posterior),
 )
 
 
@@ -392,6 +402,7 @@ q3 = Exercise(
         "The KL of independent dimensions is the sum of their KLs, and the derivation puts "
         "-1/2 in front of that sum. Only the batch is averaged.",
     ),
+    forbidden=_COURSE_KL,
 )
 
 
@@ -481,4 +492,6 @@ q4 = Exercise(
         "into covariance matrices.",
         "gaussian_kl(mean_q, cov_q, mean_p, cov_p) computes KL( q || p ); q comes first.",
     ),
+    forbidden=(LinearGaussianModel.log_evidence, LinearGaussianModel.elbo,
+               LinearGaussianModel.elbo_monte_carlo),
 )

@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers, ops
 from numpy.typing import ArrayLike
 
+from course_utils import likelihoods, losses, models, vae
 from course_utils.exercises.core import CheckFailed, Exercise, expect
 
 __all__ = [
@@ -293,6 +294,8 @@ q1 = Exercise(
         "per-pixel cross-entropies (shape (batch, 784)) and sum them over axis 1. The KL "
         "line and the batch mean are already right.",
     ),
+    forbidden=(losses.negative_elbo, losses.bernoulli_nll_from_logits,
+               vae.VAE.reconstruction_nll),
 )
 
 
@@ -437,6 +440,7 @@ q2 = Exercise(
         "Keep the two hidden ReLU layers; the last Dense layer should have no activation "
         "at all, so that it outputs logits.",
     ),
+    forbidden=(models.build_dense_decoder, vae.build_dense_vae),
 )
 
 
@@ -523,4 +527,5 @@ q3 = Exercise(
         "Multiply the whole loss by n_pixels / reconstruction_weight: the reconstruction "
         "becomes the plain sum. What now multiplies the KL?",
     ),
+    forbidden=(likelihoods.implied_kl_weight,),
 )

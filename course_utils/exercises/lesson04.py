@@ -20,6 +20,7 @@ import numpy as np
 from keras import layers
 from numpy.typing import ArrayLike
 
+from course_utils import losses, models, vae
 from course_utils.exercises.core import CheckFailed, Exercise, expect
 
 __all__ = [
@@ -157,6 +158,7 @@ q1 = Exercise(
         "'valid': the first window starts at 0 and the last may start at size - kernel_size; "
         "count the starts. 'same': the answer is size / stride, rounded up.",
     ),
+    forbidden=(),  # course_utils has no output-size formula of its own
 )
 
 
@@ -226,6 +228,7 @@ q2 = Exercise(
         "bias. The layer has `filters` of them.",
         "Weights: kernel_size * kernel_size * in_channels per filter. Biases: one per filter.",
     ),
+    forbidden=(),  # course_utils has no parameter count of its own
 )
 
 
@@ -340,6 +343,7 @@ q3 = Exercise(
         "The last Conv2DTranspose should have no activation at all (Keras' default, "
         "'linear'); the loss turns its logits into probabilities.",
     ),
+    forbidden=(models.build_conv_decoder, vae.build_conv_vae),
 )
 
 
@@ -471,6 +475,8 @@ q4 = Exercise(
         "Sum the per-value cross-entropy over every axis except the batch axis (axes 1, 2 "
         "and 3 for images), then take the mean over the batch.",
     ),
+    forbidden=(losses.bernoulli_nll_from_logits, losses.negative_elbo,
+               vae.VAE.reconstruction_nll),
 )
 
 
@@ -561,4 +567,5 @@ q5 = Exercise(
         "so far). Each layer adds (k - 1) * spacing to the field, then multiplies the "
         "spacing by its stride.",
     ),
+    forbidden=(),  # course_utils has no receptive-field formula of its own
 )

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from course_utils import likelihoods, losses, vae
 from course_utils.exercises.core import CheckFailed, Exercise, expect
 
 __all__ = [
@@ -131,6 +132,7 @@ q1 = Exercise(
         "Per pixel: (x - mean)^2 / (2 sigma^2) + (1/2) log(2 pi sigma^2). Flatten each "
         "image with .reshape(len(x), -1) and sum along axis 1.",
     ),
+    forbidden=(losses.gaussian_nll, vae.VAE.reconstruction_nll),
 )
 
 
@@ -178,6 +180,7 @@ q2 = Exercise(
         "Set 1 / (2 sigma^2) equal to weight / pixel_count and solve for sigma (not "
         "sigma^2).",
     ),
+    forbidden=(likelihoods.implied_sigma_squared,),
 )
 
 
@@ -226,6 +229,7 @@ q3 = Exercise(
         "Compute x * log(x) only where x > 0 and (1 - x) * log(1 - x) only where x < 1 "
         "(np.where, or np.log(np.clip(...)) with a tiny epsilon), then sum per image.",
     ),
+    forbidden=(likelihoods.bernoulli_entropy_floor, losses.bernoulli_nll_from_logits),
 )
 
 
@@ -276,4 +280,5 @@ q4 = Exercise(
         "Setting the derivative to zero gives sigma^2 = SSE / N: the root of the mean "
         "squared residual.",
     ),
+    forbidden=(likelihoods.max_likelihood_sigma,),
 )

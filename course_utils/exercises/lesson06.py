@@ -6,6 +6,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from course_utils import latent_space
 from course_utils.exercises.core import Exercise, expect
 
 __all__ = ["q1", "q2", "q3", "q4"]
@@ -63,6 +64,7 @@ q1 = Exercise(
         "With the n values in an array `v`, `np.meshgrid(v, v)` gives two (n, n) arrays; "
         "flatten both and stack them as columns.",
     ),
+    forbidden=(latent_space.normal_quantile_grid, latent_space.normal_quantiles),
 )
 
 
@@ -106,6 +108,7 @@ q2 = Exercise(
         "Make the t values with np.linspace(0, 1, steps) and give them a trailing axis, "
         "t[:, None], so they broadcast against the codes.",
     ),
+    forbidden=(latent_space.interpolate,),
 )
 
 
@@ -155,6 +158,7 @@ q3 = Exercise(
         "`np.linalg.svd(centred, compute_uv=False)` returns singular values s, largest "
         "first; the variance along direction k is proportional to s[k] ** 2.",
     ),
+    forbidden=(latent_space.pca_2d,),
 )
 
 
@@ -197,4 +201,5 @@ q4 = Exercise(
         "Under N(0, I) the coordinates are independent, so the probability that all of "
         "them lie in their intervals is a product.",
     ),
+    forbidden=(),  # course_utils has no box probability of its own
 )
