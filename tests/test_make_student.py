@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -8,9 +9,17 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from make_student import strip_solutions, student_version  # noqa: E402
+from make_student import (  # noqa: E402
+    GRADED_CALL,
+    GRADED_IMPORT,
+    insert_graded_switch,
+    nbgrader_source,
+    strip_solutions,
+    student_version,
+)
 
 from course_utils.exercises import lesson01  # noqa: E402
+from course_utils.exercises.core import is_graded, set_graded  # noqa: E402
 
 
 def test_strip_solutions_keeps_indentation_and_surrounding_code():
@@ -58,8 +67,6 @@ def test_every_lesson_has_exercises_with_solutions_to_strip(path):
 
 
 def test_nbgrader_source_marks_answers_and_adds_a_graded_test_per_check():
-    from make_student import nbgrader_source
-
     notebook = new_notebook(cells=[
         new_code_cell("from course_utils.exercises import lesson01 as ex"),
         new_code_cell("def mine(a, b):\n    ### BEGIN SOLUTION\n    return a\n"
@@ -72,9 +79,65 @@ def test_nbgrader_source_marks_answers_and_adds_a_graded_test_per_check():
     assert answer["solution"] and not answer["grade"] and not answer["locked"]
     assert test["grade"] and test["locked"] and test["points"] == 1
     assert answer["grade_id"] != test["grade_id"]
-    # The graded test cell fails for a wrong answer and passes for the reference.
+    # The graded test cell fails for a wrong answer, passes for the learner's own right
+    # answer, and refuses the reference even though the notebook never switched graded
+    # mode on (a learner may delete the switch).
+    assert not is_graded()
     namespace = {"ex": lesson01, "mine": lambda a, b: 0.0}
     with pytest.raises(AssertionError, match="one number per image"):
         exec(cells[3].source, namespace)
-    namespace["mine"] = lesson01.per_image_mse
+    namespace["mine"] = lambda a, b: ((a - b) ** 2).reshape(len(a), -1).mean(axis=1)
     exec(cells[3].source, namespace)
+    for shortcut in (lesson01.per_image_mse, lambda a, b: lesson01.q1.reference(a, b)):
+        namespace["mine"] = shortcut
+        with pytest.raises(AssertionError, match="graded copy"):
+            exec(cells[3].source, namespace)
+    # A learner who rebinds `ex` cannot change what the test cell grades with.
+    namespace.update(ex=None, mine=lesson01.per_image_mse)
+    with pytest.raises(AssertionError, match="graded copy"):
+        exec(cells[3].source, namespace)
+
+
+def _setup_cell(source):
+    return new_notebook(cells=[new_code_cell("x = 1"), new_code_cell(source)])
+
+
+def test_graded_switch_goes_after_the_imports_and_switches_graded_mode_on():
+    source = ("%matplotlib inline\nimport numpy as np\n\n"
+              "from course_utils.exercises import lesson01 as ex\n"
+              "from course_utils.mode import (\n    current_mode,\n)\n\n"
+              "mode = current_mode()\nprint(mode)")
+    cell = insert_graded_switch(_setup_cell(source)).cells[1]
+    lines = cell.source.splitlines()
+    assert lines[lines.index("from course_utils.exercises import lesson01 as ex") + 1] == \
+        GRADED_IMPORT
+    assert lines[lines.index("mode = current_mode()") - 1] == GRADED_CALL
+    assert lines[lines.index(GRADED_CALL) - 1] == ""
+    assert insert_graded_switch(_setup_cell(cell.source)).cells[1].source == cell.source
+    try:
+        exec(cell.source.replace("%matplotlib inline", ""), {})
+        assert is_graded()
+    finally:
+        set_graded(False)
+
+
+def test_graded_switch_at_the_end_of_an_import_only_cell_and_missing_exercises():
+    cell = insert_graded_switch(
+        _setup_cell("from course_utils.exercises import lesson01 as ex")).cells[1]
+    assert cell.source.splitlines()[-1] == GRADED_CALL
+    with pytest.raises(ValueError, match="graded copy"):
+        insert_graded_switch(_setup_cell("import numpy as np"))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")),
+                         ids=lambda p: p.name)
+def test_every_student_version_and_nbgrader_source_is_a_graded_copy(path):
+    student = student_version(nbformat.read(path, as_version=4))
+    assert sum(GRADED_CALL in c.source for c in student.cells) == 1
+    source = nbgrader_source(nbformat.read(path, as_version=4), f"lesson{path.name[:2]}")
+    assert sum(GRADED_CALL in c.source for c in source.cells) == 1
+    tests = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    checks = [c for c in source.cells if c.cell_type == "code" and
+              re.search(r"^ex\.q\d+\.check\(", c.source, re.MULTILINE)]
+    assert len(tests) == len(checks) >= 2
+    assert all("graded=True" in c.source and "_graded" in c.source for c in tests)

@@ -13,10 +13,16 @@ each checked exercise cell (``ex.qN.check(...)``) is replaced by what the check 
 for an unfinished answer, so nbval verifies that the student version runs top to
 bottom and reports every exercise as not attempted.
 
+Student versions are graded copies: the setup cell imports and calls
+``course_utils.exercises.core.set_graded()``, so checks refuse answers that hand back,
+wrap or call the course's own implementation, and ``solution()`` shows no solution.
+
 With ``--nbgrader DIR`` it also writes nbgrader *source* notebooks to
-``DIR/source/lessonNN/``: answer cells get nbgrader's "autograded answer" metadata and
-each exercise check is followed by a locked, graded test cell that asserts the check
-passed, so ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on them.
+``DIR/source/lessonNN/``, graded copies too: answer cells get nbgrader's "autograded
+answer" metadata and each exercise check is followed by a locked, graded test cell
+that re-imports the exercise module and asserts that the check passed *in graded
+mode* (``check(answer, graded=True)``), so deleting the switch in the setup cell does
+not help. ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on them.
 
 Usage::
 
@@ -28,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import re
 import sys
@@ -45,6 +52,9 @@ _REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(
                      re.MULTILINE | re.DOTALL)
 _EXERCISE_IMPORT = re.compile(r"from course_utils\.exercises import (\w+) as (\w+)")
 _CHECK_CALL = re.compile(r"^(\w+)\.(\w+)\.check\(", re.MULTILINE)
+GRADED_IMPORT = "from course_utils.exercises.core import set_graded"
+GRADED_CALL = ("set_graded()  # a graded copy: answers must be your own code, not the "
+               "course's")
 
 
 def strip_solutions(source: str) -> str:
@@ -72,6 +82,52 @@ def _exercise_modules(notebook: nbformat.NotebookNode) -> dict[str, object]:
     return modules
 
 
+def _last_import_line(source: str) -> int | None:
+    """0-based index of the last line of the cell's last top-level import, if any."""
+    lines = [("" if line.lstrip().startswith(("%", "!")) else line)
+             for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+    ends = [node.end_lineno for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and node.end_lineno]
+    return max(ends) - 1 if ends else None
+
+
+def insert_graded_switch(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make ``notebook`` a graded copy: import and call ``set_graded()`` in its setup.
+
+    The import goes right after the exercise module's import; the call after the
+    cell's imports, before its first statement.
+
+    Raises
+    ------
+    ValueError
+        If no code cell imports an exercise module.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not _EXERCISE_IMPORT.search(cell.source):
+            continue
+        if GRADED_IMPORT in cell.source:
+            return notebook
+        lines = cell.source.splitlines()
+        at = next(i for i, line in enumerate(lines) if _EXERCISE_IMPORT.search(line))
+        lines.insert(at + 1, GRADED_IMPORT)
+        last = _last_import_line("\n".join(lines))
+        last = at + 1 if last is None else last
+        first_statement = next((i for i in range(last + 1, len(lines)) if lines[i].strip()),
+                               None)
+        if first_statement is None:
+            lines += ["", GRADED_CALL]
+        else:
+            lines.insert(first_statement, GRADED_CALL)
+        cell.source = "\n".join(lines)
+        return notebook
+    raise ValueError("no cell imports an exercise module (from course_utils.exercises "
+                     "import lessonNN as ex): cannot make a graded copy.")
+
+
 def _not_attempted_output(title: str, execution_count: int | None) -> dict:
     result = CheckResult(title, "not_attempted", NOT_IMPLEMENTED_MESSAGE)
     return nbformat.v4.new_output(
@@ -80,8 +136,9 @@ def _not_attempted_output(title: str, execution_count: int | None) -> dict:
 
 
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Return ``notebook`` with solutions stubbed and exercise checks not attempted."""
+    """Return a graded copy of ``notebook``: solutions stubbed, checks not attempted."""
     modules = _exercise_modules(notebook)
+    insert_graded_switch(notebook)
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -101,13 +158,28 @@ def _nbgrader_metadata(grade_id: str, *, solution: bool, points: int = 0) -> dic
     return metadata
 
 
+def graded_test_source(module: str, question: str, answer: str) -> str:
+    """Source of the locked test cell that grades ``answer`` to ``module.question``.
+
+    It re-imports the exercise module (a learner may rebind ``ex``) and checks in
+    graded mode whatever the notebook switched.
+    """
+    return (f"# Graded test ({question}, 1 point): the check runs in graded mode.\n"
+            f"from course_utils.exercises import {module} as _graded\n"
+            f"_result = _graded.{question}.check({answer}, graded=True)\n"
+            "assert _result.passed, _result.message")
+
+
 def nbgrader_source(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
-    """Return ``notebook`` with nbgrader cell metadata and a graded test after each check.
+    """Return a graded copy of ``notebook`` with nbgrader metadata and graded tests.
 
     Answer cells (those with solution markers) become autograded answers; after each
-    ``ex.qN.check(answer)`` cell comes a locked test cell worth one point,
-    ``assert ex.qN.check(answer).passed``.
+    ``ex.qN.check(answer)`` cell comes a locked test cell worth one point (see
+    :func:`graded_test_source`).
     """
+    modules = {alias: module.__name__.rsplit(".", 1)[1]
+               for alias, module in _exercise_modules(notebook).items()}
+    insert_graded_switch(notebook)
     cells = []
     for cell in notebook.cells:
         cells.append(cell)
@@ -117,11 +189,10 @@ def nbgrader_source(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.No
             cell.metadata["nbgrader"] = _nbgrader_metadata(
                 f"{lesson}-answer-{len(cells)}", solution=True)
         call = re.search(r"^(\w+)\.(\w+)\.check\((.*)\)\s*$", cell.source, re.MULTILINE)
-        if call:
+        if call and call.group(1) in modules:
             alias, question, answer = call.groups()
             test = nbformat.v4.new_code_cell(
-                f"assert {alias}.{question}.check({answer}).passed, "
-                f"{alias}.{question}.check({answer}).message")
+                graded_test_source(modules[alias], question, answer))
             test.metadata["nbgrader"] = _nbgrader_metadata(
                 f"{lesson}-{question}-test", solution=False, points=1)
             cells.append(test)
