@@ -348,10 +348,9 @@ class VAE(keras.Model):
         explorer's sliders responsive.
         """
         if self._decode_function is None:
-            decoder = self.decoder
             spec = tf.TensorSpec((None, self.latent_dim), tf.float32)
-            self._decode_function = tf.function(
-                lambda z: tf.sigmoid(decoder(z, training=False)), input_signature=[spec])
+            self._decode_function = tf.function(_DecodeProbabilities(self.decoder),
+                                                input_signature=[spec])
         return self._decode_function
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
@@ -402,6 +401,22 @@ class VAE(keras.Model):
                                "vae.compile(optimizer=keras.optimizers.Adam(1e-3)) first.")
         results = self.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
         return {name: float(results[name]) for name in LOSS_NAMES}
+
+
+class _DecodeProbabilities:
+    """``sigmoid(decoder(z))``: what :meth:`VAE.decode` traces, one object per VAE.
+
+    TensorFlow counts the traces of a ``tf.function`` by the Python function's code, so
+    a lambda written here would count every VAE's single trace as a retrace of one
+    function and, by the fifth VAE that decodes, print a six-line "retracing" warning.
+    A callable object of its own per VAE is counted on its own.
+    """
+
+    def __init__(self, decoder: keras.Model) -> None:
+        self.decoder = decoder
+
+    def __call__(self, z):
+        return tf.sigmoid(self.decoder(z, training=False))
 
 
 # --------------------------------------------------------------------------- checks
