@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test test-binder student lab notebook lint benchmark models clean-notebooks data lock clean help
+.PHONY: course test test-colab test-binder student lab notebook lint benchmark models clean-notebooks data lock clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
 	@echo "make test             unit tests and nbval on every notebook (COURSE_FAST=1)"
+	@echo "make test-colab       the same in a Colab-like Python 3.13 env (.venv-colab), course"
+	@echo "                      installed from a local git repo as Colab installs it"
 	@echo "make student          student versions (solutions removed) in build/student/"
 	@echo "make test-binder      Binder's install steps in a fresh venv, then lesson 01"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
@@ -39,6 +41,38 @@ course: $(STAMP)
 # Unit tests, every lesson, and every student version of a lesson, through nbval.
 test: student
 	COURSE_FAST=1 $(PY) -m pytest -q tests notebooks build/student
+
+# A Colab-like environment: Python 3.13 with Colab's exact versions (requirements/colab.txt),
+# built once and rebuilt from scratch when that file changes. It holds no course:
+# `make test-colab` installs the course into it the way a lesson's setup cell does on Colab.
+COLAB_VENV   ?= .venv-colab
+COLAB_PYTHON ?= python3.13
+COLAB_REQS   := requirements/colab.txt
+COLAB_PY     := $(COLAB_VENV)/bin/python
+COLAB_STAMP  := $(COLAB_VENV)/.installed
+COLAB_REPO   := build/colab-course-repo
+$(COLAB_STAMP): $(COLAB_REQS)
+	@py=$$(for p in $(COLAB_PYTHON) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13); do \
+	    $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo $$p; break; }; \
+	  done); \
+	test -n "$$py" || { echo "Colab runs Python 3.13, and no working $(COLAB_PYTHON) was found." \
+	  "Install Python 3.13 (e.g. pyenv install 3.13) or run: make test-colab COLAB_PYTHON=/path/to/python3.13"; exit 1; }; \
+	echo "Creating $(COLAB_VENV) with $$($$py --version) and Colab's versions (first time: ~600 MB)"; \
+	rm -rf $(COLAB_VENV) && $$py -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --disable-pip-version-check -q "$$(grep '^pip==' $(COLAB_REQS))"
+	$(COLAB_PY) -m pip install --disable-pip-version-check --progress-bar off -q -r $(COLAB_REQS)
+	$(COLAB_PY) -m pip check
+	@touch $(COLAB_STAMP)
+
+# The fast suite under Colab's versions, against the course as pip installs it from a git
+# tag (not the source tree: the env's own pytest does not put the repository on sys.path).
+test-colab: $(COLAB_STAMP) student
+	@url=$$($(COLAB_PY) tests/colab/conftest.py $(COLAB_REPO)) && \
+	  echo "Installing the course into $(COLAB_VENV) as Colab does: pip install \"vae-course @ $$url\"" && \
+	  { ! $(COLAB_PY) -m pip show vae-course >/dev/null 2>&1 || \
+	    $(COLAB_PY) -m pip uninstall --disable-pip-version-check -q -y vae-course; } && \
+	  $(COLAB_PY) -m pip install --disable-pip-version-check --progress-bar off -q "vae-course @ $$url"
+	COURSE_FAST=1 COURSE_COLAB_ENV=1 $(COLAB_VENV)/bin/pytest -q tests notebooks build/student
 
 student: $(STAMP)
 	$(PY) tools/make_student.py --out build/student
