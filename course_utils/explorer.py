@@ -234,8 +234,16 @@ class LatentExplorer:
         """The widget to display (an ``ipywidgets.HBox``)."""
         return self._root
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self._root._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self) -> None:
+        """Display :attr:`widget`, so that an explorer shows as a notebook cell's value.
+
+        IPython (7 to 9) prefers this hook to any ``_repr_*_`` method. Handing the widget
+        to ``display`` lets the installed ipywidgets use its own protocol:
+        ``_ipython_display_`` in ipywidgets 7 (Colab's), ``_repr_mimebundle_`` in 8.
+        """
+        from IPython.display import display
+
+        display(self._root)
 
     @property
     def model_name(self) -> str:

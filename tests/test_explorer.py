@@ -182,11 +182,49 @@ def test_widget_and_function_forms(vae2):
     assert isinstance(widget, ipywidgets.Widget)
     explorer = LatentExplorer(vae2)
     assert explorer.widget is explorer._root
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
     state = ipywidgets.embed.dependency_state(explorer.widget)
     for part in [explorer.image, explorer.original, *explorer.sliders]:
         assert part.model_id in state   # everything a saved notebook needs to redraw it
+
+
+# A model that needs no TensorFlow, so that the kernel below starts quickly.
+DISPLAY_CELL = """
+import numpy as np
+from course_utils.explorer import LatentExplorer
+
+class Grey:
+    latent_dim = 2
+
+    def decode(self, z):
+        return np.full((len(z), 28, 28, 1), 0.5, np.float32)
+
+explorer = LatentExplorer(Grey())
+explorer
+"""
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_an_explorer_as_a_cells_value_displays_its_widget_in_a_kernel(tmp_path):
+    """Displayed by IPython as a kernel does it: ipywidgets 7 (Colab's) and 8 differ here."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(DISPLAY_CELL),
+        nbformat.v4.new_code_cell("print(explorer.widget.model_id)")])
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[0].outputs
+    errors = [f"{output.ename}: {output.evalue}" for output in outputs
+              if output.output_type == "error"]
+    assert not errors, f"displaying the explorer raised {errors}"
+    printed = "".join(output.get("text", "") for output in outputs
+                      if output.output_type == "stream")
+    assert "Traceback" not in printed, f"displaying the explorer failed:\n{printed}"
+    views = [output.data[WIDGET_VIEW] for output in outputs
+             if WIDGET_VIEW in output.get("data", {})]
+    assert len(views) == 1, f"expected one widget view, got these outputs: {outputs}"
+    assert views[0]["model_id"] == notebook.cells[1].outputs[0].text.strip()
 
 
 # --------------------------------------------------------------------- bad inputs
