@@ -1,3 +1,5 @@
+import random
+
 import keras
 import numpy as np
 import pytest
@@ -82,3 +84,54 @@ def test_train_vae_keeps_an_existing_optimizer_and_accepts_validation_data():
                         validation_data=blobs(8, seed=1), verbose=0)
     assert isinstance(vae.optimizer, keras.optimizers.SGD)
     assert "val_loss" in history.history
+
+
+# ------------------------------------------------------------------- GPU runtimes
+
+@pytest.fixture
+def tf_config(monkeypatch):
+    """TensorFlow's config with op determinism recorded, not switched on; TF32 restored."""
+    import tensorflow as tf
+
+    calls = []
+    monkeypatch.setattr(tf.config.experimental, "enable_op_determinism",
+                        lambda: calls.append("enable_op_determinism"))
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    yield tf, calls
+    tf.config.experimental.enable_tensor_float_32_execution(tf32)
+
+
+def _show_devices(monkeypatch, tf, gpus: int) -> None:
+    real = tf.config.get_visible_devices
+    fake = [tf.config.PhysicalDevice(name=f"/physical_device:GPU:{i}", device_type="GPU")
+            for i in range(gpus)]
+    monkeypatch.setattr(tf.config, "get_visible_devices",
+                        lambda kind=None: fake if kind == "GPU" else real(kind))
+
+
+def test_set_seed_on_a_cpu_asks_for_deterministic_kernels_and_full_float32(tf_config,
+                                                                           monkeypatch):
+    tf, calls = tf_config
+    _show_devices(monkeypatch, tf, gpus=0)
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    set_seed(0)
+    assert calls == ["enable_op_determinism"]
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    calls.clear()
+    set_seed(0, deterministic=False)
+    assert calls == []
+
+
+def test_set_seed_on_a_gpu_leaves_op_determinism_off_and_turns_tf32_off(tf_config,
+                                                                        monkeypatch):
+    """On a GPU, determinism would make ops without a deterministic kernel raise later."""
+    tf, calls = tf_config
+    _show_devices(monkeypatch, tf, gpus=1)
+    tf.config.experimental.enable_tensor_float_32_execution(True)   # the GPU default
+    set_seed(0)
+    assert calls == [], "op determinism switched on although a GPU is visible"
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    set_seed(5)
+    first = [random.random() for _ in range(3)]
+    set_seed(5)
+    assert [random.random() for _ in range(3)] == first           # it still seeds
