@@ -503,7 +503,10 @@ def mathjax_head(mathjax_dir: str) -> str:
     The configuration is nbconvert's own (its ``base/mathjax.html.j2``: ``$...$`` and
     ``\\(...\\)`` inline, ``$$...$$`` and ``\\[...\\]`` displayed, AMS equation numbers),
     given before MathJax loads, plus the fonts jupyter-server-mathjax ships: STIX-Web
-    web fonts and never the fonts installed on the reader's machine.
+    web fonts and never the fonts installed on the reader's machine. Two requests
+    MathJax would make that fail offline are avoided: its ``about:blank`` test font
+    (here) and TeX fonts for the hidden MathML it adds for screen readers (in
+    ``course.css``).
 
     Parameters
     ----------
@@ -525,6 +528,11 @@ MathJax.Hub.Config({{
     availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
     linebreaks: {{automatic: true}}
   }}
+}});
+// HTML-CSS measures fonts against a "MathJax_Blank" font loaded from about:blank, which
+// Chromium refuses on file:// pages (a console error); measuring works without it.
+MathJax.Hub.Register.StartupHook("HTML-CSS Jax Config", function () {{
+  delete MathJax.OutputJax["HTML-CSS"].config.styles["@font-face"];
 }});
 </script>
 <script src="{html.escape(mathjax_dir)}/MathJax.js?config={MATHJAX_CONFIG}"></script>"""
@@ -716,10 +724,10 @@ def render_index(lessons: Sequence[Lesson]) -> str:
 <body class="course-index">
 <main>
 <h1>Variational autoencoders, derived, checked and built</h1>
-<p class="course-intro">{len(lessons)} lessons, each executed headless{mode_text}
-(in {format_seconds(total)} altogether) and rendered here with its outputs. The pages
-work without a network. To run a lesson yourself, use <code>make lab</code> in the
-course folder.</p>
+<p class="course-intro">{len(lessons)} lessons, executed headless{mode_text} in
+{format_seconds(total)} altogether and shown here with their outputs. These pages work
+without a network. To run a lesson yourself, run <code>make lab</code> in the course
+folder.</p>
 <ol class="course-lessons">
 {cards}
 </ol>

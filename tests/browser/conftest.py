@@ -1,0 +1,263 @@
+"""Shared fixtures for the browser tests: Debian's Chromium driven by Playwright.
+
+These tests run with ``make e2e`` only (``make test`` ignores ``tests/browser``). They
+use the system Chromium (``apt-get install chromium``), never a browser downloaded by
+Playwright, and skip with the reason when Playwright or Chromium is missing.
+
+Fixtures for any browser test in this folder:
+
+- ``browser``: one headless Chromium for the session;
+- ``page_offline``: opens a page whose requests to other hosts are blocked and recorded,
+  together with its console errors, failed requests and uncaught exceptions
+  (a :class:`PageLog`);
+- ``serve_directory``: serves a folder on ``127.0.0.1`` for the test, stopped after it;
+- ``screenshot``: saves a PNG of a page under ``build/screenshots/``;
+- ``course_site``: the course website built from lessons executed in fast mode, once per
+  session. Running the lessons takes a few minutes; to reuse lessons already executed,
+  set ``COURSE_E2E_BUILD`` to a build folder holding ``executed/`` (for example one
+  written by ``COURSE_FAST=1 python tools/run_course.py --build /tmp/fastbuild``): the
+  site is then rebuilt from them with the current ``tools/build_site.py``.
+
+Every wait is bounded: pages get :data:`TIMEOUT_MS` per action and navigation.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORT = {"width": 1024, "height": 768}
+TIMEOUT_MS = 120_000  # generous: MathJax on a long lesson takes seconds on a busy CPU
+COURSE_RUN_TIMEOUT_S = 3600
+LOCAL_SCHEMES = ("file", "data", "blob", "about")
+
+
+@dataclass
+class PageLog:
+    """What went wrong while a page loaded and ran.
+
+    Attributes
+    ----------
+    blocked : list of str
+        Requests to other hosts, which were refused.
+    failed : list of str
+        Local requests that failed or answered with an HTTP error.
+    console_errors : list of str
+        Messages the page logged with ``console.error``.
+    page_errors : list of str
+        Uncaught exceptions.
+    """
+
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Every recorded problem, one line each; empty when the page was clean."""
+        return ([f"blocked request: {url}" for url in self.blocked]
+                + [f"failed request: {entry}" for entry in self.failed]
+                + [f"console error: {text}" for text in self.console_errors]
+                + [f"page error: {text}" for text in self.page_errors])
+
+
+def collect_console_errors(page, log: PageLog) -> None:
+    """Record the page's ``console.error`` messages and uncaught exceptions in ``log``."""
+    page.on("console", lambda message: log.console_errors.append(
+        f"{message.text} ({message.location.get('url', '')})")
+        if message.type == "error" else None)
+    page.on("pageerror", lambda error: log.page_errors.append(str(error)))
+
+
+def _is_local(url: str, allowed_origins: tuple[str, ...]) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in LOCAL_SCHEMES:
+        return True
+    return f"{parts.scheme}://{parts.netloc}" in allowed_origins
+
+
+def _record_failures(page, log: PageLog) -> None:
+    def failed(request) -> None:
+        if request.url not in log.blocked:
+            log.failed.append(f"{request.url} ({request.failure})")
+
+    def answered(response) -> None:
+        if response.status >= 400:
+            log.failed.append(f"{response.url} (HTTP {response.status})")
+
+    page.on("requestfailed", failed)
+    page.on("response", answered)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The system Chromium; skips the test when it is not installed."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("Chromium is not installed (on Debian: apt-get install chromium); "
+                    "the browser tests use the system browser.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[object]:
+    """Playwright's synchronous API; skips the test when Playwright is not installed."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright for Python is not installed; run `make .venv/.installed` "
+                    "(it is in the project's test extra).")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver, chromium_path) -> Iterator[object]:
+    """One headless Chromium for the whole session, closed at its end."""
+    launched = playwright_driver.chromium.launch(
+        executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=TIMEOUT_MS)
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+@pytest.fixture
+def page_offline(browser) -> Iterator[Callable[..., tuple[object, PageLog]]]:
+    """A factory of pages that may load only local files.
+
+    ``page_offline(allowed_origins=("http://127.0.0.1:8000",), viewport=VIEWPORT)``
+    returns ``(page, log)``: a Playwright page in a fresh browser context in which every
+    request except ``file:``, ``data:`` and ``blob:`` URLs and the given origins is
+    aborted and recorded in ``log.blocked``; ``log`` also collects failed requests,
+    HTTP errors, console errors and uncaught exceptions. Contexts close after the test.
+    """
+    contexts = []
+
+    def open_page(allowed_origins: tuple[str, ...] = (), viewport: dict | None = None
+                  ) -> tuple[object, PageLog]:
+        context = browser.new_context(viewport=viewport or VIEWPORT, service_workers="block")
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        log = PageLog()
+
+        def route(request_route) -> None:
+            url = request_route.request.url
+            if _is_local(url, tuple(allowed_origins)):
+                request_route.continue_()
+            else:
+                log.blocked.append(url)
+                request_route.abort("blockedbyclient")
+
+        context.route("**/*", route)
+        page = context.new_page()
+        collect_console_errors(page, log)
+        _record_failures(page, log)
+        return page, log
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def serve_directory() -> Iterator[Callable[[Path], str]]:
+    """A factory that serves a folder over HTTP on 127.0.0.1; returns its base URL.
+
+    Each server runs in a thread on a free port and is shut down after the test, also
+    when the test fails.
+    """
+    servers: list[tuple[http.server.ThreadingHTTPServer, threading.Thread]] = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def screenshot() -> Callable[..., Path]:
+    """A function ``screenshot(page, "site/index", full_page=True)`` -> the PNG's path.
+
+    Screenshots go to ``build/screenshots/<name>.png``, for people to look at.
+    """
+
+    def save(page, name: str, full_page: bool = True) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=full_page, timeout=TIMEOUT_MS)
+        return path
+
+    return save
+
+
+def _rebuild_site(executed_build: Path, out: Path) -> None:
+    """Copy ``executed_build/executed`` into ``out`` and build the site there."""
+    source = executed_build / "executed"
+    if not any(source.glob("[0-9]*.ipynb")):
+        pytest.fail(f"COURSE_E2E_BUILD={executed_build} has no executed lessons in "
+                    f"{source}; unset it to run the lessons.")
+    shutil.copytree(source, out / "executed")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"),
+                             "--build", str(out)], capture_output=True, text=True,
+                            timeout=COURSE_RUN_TIMEOUT_S)
+    if result.returncode:
+        pytest.fail(f"tools/build_site.py failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _run_course_fast(out: Path) -> None:
+    """Execute every lesson in fast mode into ``out`` and build the site."""
+    env = {**os.environ, "COURSE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_course.py"),
+                                 "--build", str(out)], capture_output=True, text=True,
+                                env=env, timeout=COURSE_RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"tools/run_course.py took more than {COURSE_RUN_TIMEOUT_S} s.")
+    if result.returncode:
+        pytest.fail("tools/run_course.py failed in fast mode:\n"
+                    + "\n".join(result.stdout.splitlines()[-30:]) + "\n" + result.stderr[-3000:])
+
+
+@pytest.fixture(scope="session")
+def course_site(tmp_path_factory) -> Path:
+    """The build folder of the course website, with lessons executed in fast mode."""
+    out = tmp_path_factory.mktemp("course_site")
+    reuse = os.environ.get("COURSE_E2E_BUILD")
+    if reuse:
+        _rebuild_site(Path(reuse), out)
+    else:
+        _run_course_fast(out)
+    if not (out / "index.html").is_file():
+        pytest.fail(f"No index.html was written to {out}.")
+    return out
