@@ -37,7 +37,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from course_utils._validation import check_array, check_int_sequence, check_positive_int
+from course_utils._validation import (
+    DIVERGED_FIX,
+    PIXEL_RANGE,
+    check_array,
+    check_int_sequence,
+    check_positive_int,
+)
 from course_utils.layers import Sampling
 from course_utils.losses import (
     bernoulli_nll_from_logits,
@@ -137,6 +143,9 @@ class VAE(keras.Model):
       mean and ``loss`` is not a negative ELBO; the parts still add up.
     * Compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam())``.
       Extra losses added with ``add_loss`` and compiled losses/metrics are not used.
+    * ``fit``, ``evaluate``, ``encode``, ``evaluate_nelbo`` and ``decode`` check their
+      array inputs first (image shape, finite pixels in [0, 1], at least one image or
+      code), so a refused call changes nothing and the model stays usable.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
@@ -256,6 +265,58 @@ class VAE(keras.Model):
         losses = self._negative_elbo(x, training=False)
         return self._update_trackers(losses, x)
 
+    # --------------------------------------------------------- checked entry points
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras ``fit`` on images, checked first so that a refused call changes nothing.
+
+        Array inputs ``x`` and ``validation_data`` (an array, or a tuple whose first entry
+        is one) must be images of ``image_shape`` (or without its channel axis) with
+        finite pixel values in [0, 1]; other inputs such as a ``tf.data.Dataset`` go
+        to Keras unchecked. The optimizer's variables are created before the training
+        step is traced, and if ``fit`` fails anyway its traced steps are discarded, so
+        the next call starts afresh instead of failing with a tf.function error.
+        All arguments are those of :meth:`keras.Model.fit`.
+
+        Returns
+        -------
+        keras.callbacks.History
+        """
+        if _is_array(x):
+            x = self._as_images(x, "x")
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = self._checked_validation_data(kwargs["validation_data"])
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        except Exception:
+            self._forget_traced_steps()
+            raise
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras ``evaluate``, with array images checked as in :meth:`fit` first."""
+        if _is_array(x):
+            x = self._as_images(x, "x")
+        try:
+            return super().evaluate(x, y, *args, **kwargs)
+        except Exception:
+            self._forget_traced_steps()
+            raise
+
+    def _checked_validation_data(self, data: object) -> object:
+        if _is_array(data):
+            return self._as_images(data, "validation_data")
+        if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and _is_array(data[0]):
+            return (self._as_images(data[0], "validation_data"), *data[1:])
+        return data
+
+    def _forget_traced_steps(self) -> None:
+        """Drop traced train/test steps, so a step whose tracing failed is traced anew."""
+        self.train_function = None
+        self.test_function = None
+
     # ------------------------------------------------------------- serialization
 
     def get_config(self) -> dict:
@@ -283,15 +344,19 @@ class VAE(keras.Model):
     # ---------------------------------------------------------- NumPy helpers
 
     def _as_images(self, x: object, name: str = "x") -> np.ndarray:
-        images = check_array(x, name, ndim=(len(self.image_shape), len(self.image_shape) + 1),
-                             min_len=1)
-        if images.shape[1:] == self.image_shape:
-            return images
+        """``x`` as float32 images ``(n, *image_shape)`` with finite pixels in [0, 1]."""
+        rank = len(self.image_shape)
+        images = check_array(x, name, ndim=(rank, rank + 1), min_len=1, noun="image",
+                             layout=f"(n, {', '.join(map(str, self.image_shape))})")
         if images.shape[1:] + (1,) == self.image_shape:
-            return images.reshape((len(images),) + self.image_shape)
-        raise ValueError(f"{name} must hold images of shape {self.image_shape}, i.e. have "
-                         f"shape (n, {', '.join(map(str, self.image_shape))}); got shape "
-                         f"{images.shape}. Pass a batch of images, e.g. x[:100].")
+            images = images.reshape((len(images),) + self.image_shape)
+        elif images.shape[1:] != self.image_shape:
+            raise ValueError(f"{name} must hold images of shape {self.image_shape}, i.e. "
+                             f"have shape (n, {', '.join(map(str, self.image_shape))}); got "
+                             f"shape {images.shape}. Pass a batch of images of that size, "
+                             "e.g. x[:100], or resize them.")
+        return check_array(images, name, finite=True, value_range=PIXEL_RANGE,
+                           value_noun="pixel")
 
     def encode(self, x: object, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Posterior parameters of images.
@@ -333,7 +398,8 @@ class VAE(keras.Model):
         numpy.ndarray of shape (n, 28, 28, 1)
             Float32 probabilities in [0, 1] (the shape follows ``image_shape``).
         """
-        codes = check_array(z, "z", ndim=2, min_len=1)
+        codes = check_array(z, "z", ndim=2, min_len=1, noun="code", finite=True,
+                            layout="(n, latent_dim)", fix=DIVERGED_FIX)
         if codes.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (n, {self.latent_dim}) for this VAE; got "
                              f"shape {codes.shape}. Pass one code of length "
@@ -420,6 +486,12 @@ class _DecodeProbabilities:
 
 
 # --------------------------------------------------------------------------- checks
+
+def _is_array(value: object) -> bool:
+    """True for inputs :meth:`VAE.fit` can check: arrays, nested lists, eager tensors."""
+    return isinstance(value, (np.ndarray, list)) or (tf.is_tensor(value)
+                                                     and hasattr(value, "numpy"))
+
 
 def _check_likelihood_options(likelihood: object, sigma: object, reduction: object,
                               initial_sigma: object) -> tuple:
