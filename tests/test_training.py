@@ -86,6 +86,126 @@ def test_train_vae_keeps_an_existing_optimizer_and_accepts_validation_data():
     assert "val_loss" in history.history
 
 
+# ------------------------------------------------ bad input leaves the model usable
+
+def _tiny_vae():
+    from course_utils.vae import build_dense_vae
+
+    return build_dense_vae(latent_dim=2, hidden=(16,), seed=0)
+
+
+def _weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def _assert_unchanged(model, before):
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def _assert_trains(history):
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_train_vae_after_wrong_size_images_still_trains_the_same_model():
+    vae = _tiny_vae()
+    before = _weights(vae)
+    with pytest.raises(ValueError, match=r"x_train must hold images of shape \(28, 28, 1\).*"
+                                         r"got shape \(64, 32, 32, 1\)"):
+        train_vae(vae, np.zeros((64, 32, 32, 1), np.float32), epochs=1, verbose=0)
+    assert getattr(vae, "optimizer", None) is None  # not compiled by the rejected call
+    _assert_unchanged(vae, before)
+    _assert_trains(train_vae(vae, blobs(), epochs=1, batch_size=16, verbose=0))
+
+
+def test_a_failed_trace_inside_fit_does_not_poison_the_model():
+    # A tf.data pipeline cannot be checked without consuming it, so a wrong image size
+    # fails inside Keras, while tracing the training step. The next call must still train.
+    import tensorflow as tf
+
+    vae = _tiny_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    wrong = tf.data.Dataset.from_tensor_slices(np.zeros((16, 32, 32, 1), np.float32)).batch(8)
+    with pytest.raises(ValueError, match="incompatible"):
+        vae.fit(wrong, epochs=1, verbose=0, shuffle=False)
+    _assert_trains(train_vae(vae, blobs(), epochs=1, batch_size=16, verbose=0))
+
+
+@pytest.mark.parametrize("trainer", ["vae", "autoencoder"])
+def test_training_refuses_nan_pixels_before_touching_the_model(trainer):
+    x = blobs()
+    x[0, 0, 0, 0] = np.nan
+    x[3, 1, 1, 0] = np.nan
+    x[5, 2, 2, 0] = np.nan
+    model = _tiny_vae() if trainer == "vae" else build_autoencoder(2, hidden=(8,))[0]
+    train = train_vae if trainer == "vae" else train_autoencoder
+    before = _weights(model)
+    with pytest.raises(ValueError, match=r"x_train must hold finite numbers; got 3 NaN "
+                                         r"pixels.*np\.nan_to_num"):
+        train(model, x, epochs=1, verbose=0)
+    _assert_unchanged(model, before)
+    _assert_trains(train(model, np.nan_to_num(x), epochs=1, batch_size=16, verbose=0))
+
+
+@pytest.mark.parametrize("trainer", ["vae", "autoencoder"])
+def test_training_refuses_images_left_in_0_to_255(trainer):
+    model = _tiny_vae() if trainer == "vae" else build_autoencoder(2, hidden=(8,))[0]
+    train = train_vae if trainer == "vae" else train_autoencoder
+    with pytest.raises(ValueError, match=r"x_train must hold pixel values in \[0, 1\]; got "
+                                         r"min 0(\.0)?, max 255(\.0)?.*divide by 255"):
+        train(model, blobs() * 255, epochs=1, verbose=0)
+    _assert_trains(train(model, blobs(), epochs=1, batch_size=16, verbose=0))
+
+
+def test_train_autoencoder_after_wrong_size_images_still_trains():
+    autoencoder, _, _ = build_autoencoder(2, hidden=(8,))
+    with pytest.raises(ValueError, match=r"x_train must hold images of shape \(28, 28, 1\)"):
+        train_autoencoder(autoencoder, np.zeros((8, 14, 14)), epochs=1, verbose=0)
+    _assert_trains(train_autoencoder(autoencoder, blobs(), epochs=1, batch_size=16,
+                                     verbose=0))
+
+
+def test_train_vae_refuses_bad_validation_data_before_compiling():
+    vae = _tiny_vae()
+    bad = blobs(8)
+    bad[0, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"validation_data must hold finite numbers; got 1 "
+                                         r"infinite pixel"):
+        train_vae(vae, blobs(), epochs=1, validation_data=bad, verbose=0)
+    assert getattr(vae, "optimizer", None) is None
+    with pytest.raises(ValueError, match=r"validation_data must hold images of shape"):
+        train_vae(vae, blobs(), epochs=1, validation_data=np.zeros((8, 20, 20)), verbose=0)
+    _assert_trains(train_vae(vae, blobs(), epochs=1, batch_size=16,
+                             validation_data=blobs(8, seed=1), verbose=0))
+
+
+@pytest.mark.parametrize("trainer", ["vae", "autoencoder"])
+def test_training_refuses_empty_images_and_splits_that_leave_nothing(trainer):
+    model = _tiny_vae() if trainer == "vae" else build_autoencoder(2, hidden=(8,))[0]
+    train = train_vae if trainer == "vae" else train_autoencoder
+    with pytest.raises(ValueError, match=r"x_train must hold at least one image; got 0"):
+        train(model, np.zeros((0, 28, 28, 1), np.float32), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_split=0\.5 of 1 image leaves.*"
+                                         r"validation_split=0"):
+        train(model, blobs(1), epochs=1, validation_split=0.5, verbose=0)
+    _assert_trains(train(model, blobs(), epochs=1, batch_size=16, verbose=0))
+
+
+def test_train_vae_refuses_a_model_that_is_not_a_vae():
+    autoencoder, _, _ = build_autoencoder(2, hidden=(8,))
+    with pytest.raises(TypeError, match=r"course_utils\.vae\.VAE.*train_autoencoder"):
+        train_vae(autoencoder, blobs(), epochs=1, verbose=0)
+    assert getattr(autoencoder, "optimizer", None) is None
+
+
+@pytest.mark.parametrize("learning_rate", [0.0, -1e-3, float("nan"), "fast"])
+def test_training_refuses_a_bad_learning_rate_before_compiling(learning_rate):
+    vae = _tiny_vae()
+    with pytest.raises((TypeError, ValueError), match="learning_rate"):
+        train_vae(vae, blobs(), epochs=1, learning_rate=learning_rate, verbose=0)
+    assert getattr(vae, "optimizer", None) is None
+
+
 # ------------------------------------------------------------------- GPU runtimes
 
 @pytest.fixture
