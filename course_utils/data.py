@@ -8,8 +8,9 @@ Sources are tried in this order, and the first that has the data is used:
 4. a download from Keras' servers, only when the network answers within seconds;
 5. the small real subsets embedded in this package (always present).
 
-A source that lacks the files is skipped and the reason recorded; a source whose
-files exist but are corrupted raises :class:`DataFileError` naming the file. The
+A source that lacks the files is skipped and the reason recorded; a source with a
+corrupted file raises :class:`DataFileError` naming the file, even when other files
+of that source are missing (the files that are there are checked first). The
 returned :class:`ImageDataset` says which source it came from and why the earlier
 ones were skipped.
 """
@@ -167,27 +168,45 @@ class _Missing(Exception):
 
 
 def _read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
+    if not path.exists():
         raise _Missing(f"{path} not found")
+    if not path.is_file():
+        raise DataFileError(f"Data file {path} is not a regular file. Delete it and fetch "
+                            "mnist.npz again.")
     return read_npz_splits(path, MNIST_NPZ_SHA256)
 
 
-def _find_idx(folder: Path, stem: str) -> Path:
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    """The IDX file ``stem`` in ``folder``, gzipped or not; None if neither exists."""
     for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
-    raise _Missing(f"{folder / stem}[.gz] not found")
+    return None
 
 
 def _read_fashion_dir(folder: Path) -> dict[str, np.ndarray]:
+    """Read the four Fashion-MNIST IDX files of ``folder``.
+
+    Every file that is there is verified first, and only then is a missing one a
+    reason to skip the folder: a damaged file raises :class:`DataFileError` naming it,
+    whatever else the folder lacks, so the loader never falls back to other data.
+    """
     if not folder.is_dir():
         raise _Missing(f"{folder} not found")
-    paths = {stem: _find_idx(folder, stem)
-             for stems in FASHION_MNIST_STEMS.values() for stem in stems}
     arrays = {}
+    missing = []
     for split, (image_stem, label_stem) in FASHION_MNIST_STEMS.items():
-        arrays[f"x_{split}"] = read_idx(paths[image_stem], FASHION_MNIST_IDX_SHA256[image_stem])
-        arrays[f"y_{split}"] = read_idx(paths[label_stem], FASHION_MNIST_IDX_SHA256[label_stem])
+        for key, stem in ((f"x_{split}", image_stem), (f"y_{split}", label_stem)):
+            path = _find_idx(folder, stem)
+            if path is None:
+                missing.append(f"{stem}[.gz]")
+                continue
+            if not path.is_file():
+                raise DataFileError(f"Data file {path} is not a regular file. Delete it and "
+                                    "fetch the file again.")
+            arrays[key] = read_idx(path, FASHION_MNIST_IDX_SHA256[stem])
+    if missing:
+        raise _Missing(f"{folder} lacks {', '.join(missing)}")
     return arrays
 
 
@@ -195,12 +214,13 @@ def _read_from_folder(name: str, folder: Path) -> dict[str, np.ndarray]:
     """Read a dataset laid out as in the Keras cache: mnist.npz or fashion-mnist/."""
     if name == "mnist":
         return _read_mnist_npz(folder / "mnist.npz")
+    reasons = []
     for candidate in (folder / "fashion-mnist", folder):
         try:
             return _read_fashion_dir(candidate)
-        except _Missing:
-            continue
-    raise _Missing(f"no Fashion-MNIST IDX files in {folder} or {folder / 'fashion-mnist'}")
+        except _Missing as reason:
+            reasons.append(str(reason))
+    raise _Missing(f"no complete set of Fashion-MNIST IDX files ({'; '.join(reasons)})")
 
 
 def _network_answers(url: str, timeout: float) -> bool:

@@ -779,3 +779,80 @@ def test_build_embedded_data_reproduces_embedded_files(tmp_path):
         rebuilt = (tmp_path / filename).read_bytes()
         assert _sha(rebuilt) == digest, name
         assert rebuilt == (EMBEDDED / filename).read_bytes()
+
+
+# ------------------------------------- a damaged file raises whatever else is missing
+
+
+def _damage(path: Path) -> Path:
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    path.write_bytes(bytes(content))
+    return path
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "raw"])
+@pytest.mark.parametrize("subfolder", ["", "fashion-mnist"])
+def test_damaged_train_file_with_missing_test_file_raises_naming_it(
+    tmp_path, fashion_raw, gz, subfolder
+):
+    data_dir = tmp_path / "data_dir"
+    folder = data_dir / subfolder if subfolder else data_dir
+    train_only = {stem: fashion_raw[stem] for stem in FASHION_STEMS[:2]}
+    _write_fashion(folder, train_only, gz=gz)
+    damaged = _damage(folder / (f"{FASHION_STEMS[0]}.gz" if gz else FASHION_STEMS[0]))
+    _write_fashion(tmp_path / "cache" / "fashion-mnist", fashion_raw)  # valid, later
+    with pytest.raises(DataFileError, match=re.escape(str(damaged))):
+        _load("fashion_mnist", tmp_path, data_dir=data_dir)
+
+
+def test_damaged_file_in_data_dir_from_env_var_raises_with_nothing_else_there(
+    tmp_path, monkeypatch, fashion_raw
+):
+    data_dir = tmp_path / "from_env"
+    _write_fashion(data_dir, {FASHION_STEMS[3]: fashion_raw[FASHION_STEMS[3]]})
+    damaged = _damage(data_dir / f"{FASHION_STEMS[3]}.gz")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
+    with pytest.raises(DataFileError, match=re.escape(str(damaged))):
+        _load("fashion_mnist", tmp_path, allow_download=False)
+
+
+def test_damaged_file_in_subfolder_does_not_fall_back_to_the_folder_itself(
+    tmp_path, fashion_raw
+):
+    data_dir = _write_fashion(tmp_path / "data_dir", fashion_raw)  # complete and valid
+    sub = _write_fashion(data_dir / "fashion-mnist",
+                         {FASHION_STEMS[1]: fashion_raw[FASHION_STEMS[1]]})
+    damaged = _damage(sub / f"{FASHION_STEMS[1]}.gz")
+    with pytest.raises(DataFileError, match=re.escape(str(damaged))):
+        _load("fashion_mnist", tmp_path, data_dir=data_dir)
+
+
+@pytest.mark.parametrize("allow_download", [True, False])
+def test_damaged_partial_keras_cache_raises_instead_of_falling_back(
+    tmp_path, fashion_raw, allow_download
+):
+    cache_folder = _write_fashion(tmp_path / "cache" / "fashion-mnist",
+                                  {FASHION_STEMS[0]: fashion_raw[FASHION_STEMS[0]]})
+    damaged = _damage(cache_folder / f"{FASHION_STEMS[0]}.gz")
+    server = _write_fashion(tmp_path / "server", fashion_raw)
+    with pytest.raises(DataFileError, match=re.escape(str(damaged))):
+        _load("fashion_mnist", tmp_path, download_url=server.as_uri() + "/",
+              allow_download=allow_download)
+
+
+def test_empty_file_in_data_dir_is_damaged_not_missing(tmp_path, fashion_raw):
+    data_dir = tmp_path / "data_dir"
+    data_dir.mkdir()
+    empty = data_dir / f"{FASHION_STEMS[2]}.gz"
+    empty.write_bytes(b"")
+    with pytest.raises(DataFileError, match=re.escape(str(empty))):
+        _load("fashion_mnist", tmp_path, data_dir=data_dir)
+
+
+def test_complete_valid_files_beside_a_missing_one_still_skip_the_source(tmp_path, fashion_raw):
+    data_dir = _write_fashion(tmp_path / "data_dir",
+                              {stem: fashion_raw[stem] for stem in FASHION_STEMS[:3]})
+    dataset = _load("fashion_mnist", tmp_path, data_dir=data_dir, allow_download=False)
+    assert dataset.source.kind == "embedded"
+    assert "t10k-labels-idx1-ubyte" in dataset.source.skipped[0]
