@@ -27,8 +27,9 @@ PIXEL_RANGE = (0.0, 1.0)
 RANGE_TOLERANCE = 1e-6
 
 #: Advice for non-finite codes or model outputs, for ``check_array(..., fix=...)``.
-DIVERGED_FIX = ("NaN or infinite codes and outputs mean the model or the computation that "
-                "made them diverged: retrain with a lower learning_rate, on images in [0, 1]")
+DIVERGED_FIX = ("NaN or infinite codes or model outputs usually mean training diverged: "
+                "retrain with a lower learning_rate, on images in [0, 1], and check the "
+                "computation that made them")
 
 _NAN_FIX = ("replace them, e.g. np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0), or "
             "drop the images that hold them")
@@ -218,6 +219,7 @@ def check_array(value: object, name: str, *, ndim: int | Sequence[int] | None = 
 
 
 def check_images(value: object, name: str = "images", *, pixels: bool = False,
+                 finite: bool = False, fix: str | None = None,
                  image_shape: Sequence[int] | None = None, min_len: int = 1) -> np.ndarray:
     """Return a float32 greyscale image batch of shape (n, height, width).
 
@@ -228,7 +230,12 @@ def check_images(value: object, name: str = "images", *, pixels: bool = False,
         How the message calls the argument.
     pixels : bool
         Also require finite pixel values in [0, 1] (exact 0 and 1 and float32
-        round-off are fine); the messages say how to rescale.
+        round-off are fine); the messages say how to rescale. Use it for images a
+        model reads.
+    finite : bool
+        Only require finite values (for model outputs such as reconstructions).
+    fix : str, optional
+        Advice for non-finite values (see :func:`check_array`).
     image_shape : sequence of int, optional
         The shape one image must have, ``(height, width)`` or ``(height, width, 1)``,
         e.g. a model's input shape.
@@ -247,9 +254,9 @@ def check_images(value: object, name: str = "images", *, pixels: bool = False,
     if image_shape is not None:
         _check_image_size(images.shape, name, tuple(image_shape))
     images = images.reshape(images.shape[:3])
-    if pixels:
-        images = check_array(images, name, finite=True, value_range=PIXEL_RANGE,
-                             value_noun="pixel")
+    if pixels or finite:
+        images = check_array(images, name, finite=True, fix=fix, value_noun="pixel",
+                             value_range=PIXEL_RANGE if pixels else None)
     return images
 
 

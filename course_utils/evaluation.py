@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils._validation import check_images
+from course_utils._validation import DIVERGED_FIX, check_images
 
 __all__ = ["reconstruction_mse"]
 
@@ -14,15 +14,25 @@ def reconstruction_mse(images: np.ndarray, reconstructions: np.ndarray) -> np.nd
 
     Parameters
     ----------
-    images, reconstructions : numpy.ndarray of shape (n, 28, 28, 1) or (n, 28, 28)
+    images : numpy.ndarray of shape (n, 28, 28, 1) or (n, 28, 28)
+        At least one image, with finite pixel values in [0, 1].
+    reconstructions : numpy.ndarray of the same shape
+        Finite model outputs.
 
     Returns
     -------
     numpy.ndarray of shape (n,)
         One error per image; take ``.mean()`` for the test-set error.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For non-numeric or empty inputs, NaN or infinite values, images outside
+        [0, 1] (e.g. left in 0..255), or different shapes.
     """
-    images = check_images(images, "images")
-    reconstructions = check_images(reconstructions, "reconstructions")
+    images = check_images(images, "images", pixels=True)
+    reconstructions = check_images(reconstructions, "reconstructions", finite=True,
+                                   fix=DIVERGED_FIX)
     if images.shape != reconstructions.shape:
         raise ValueError(f"images and reconstructions must have the same shape; got "
                          f"{images.shape} and {reconstructions.shape}.")

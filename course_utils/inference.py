@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from course_utils._validation import check_positive_int
+from course_utils._validation import PIXEL_RANGE, check_array, check_positive_int
 
 __all__ = ["apply_model"]
 
@@ -24,23 +24,50 @@ def apply_model(model: keras.Model, inputs: np.ndarray, *, batch_size: int = 102
     model : keras.Model
         Any model with one input; it may have one output or several.
     inputs : numpy.ndarray of shape (n, ...)
-        Matching the model's input shape.
+        At least one row of finite numbers, matching the model's input shape (images
+        may leave out a final channel axis of 1). Inputs of shape ``(n, h, w)`` or
+        ``(n, h, w, c)`` are images and must lie in [0, 1]; codes ``(n, d)`` may hold
+        any finite values.
     batch_size : int
         Rows per call; a whole 30 x 30 latent grid fits in one call.
 
     Returns
     -------
     numpy.ndarray of shape (n, ...), or a list of them for a model with several outputs.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-model, non-numeric, empty or non-finite inputs, images outside
+        [0, 1], or rows of another shape than the model's input.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
     batch_size = check_positive_int(batch_size, "batch_size")
-    inputs = np.asarray(inputs, dtype=np.float32)
-    if inputs.ndim == 0 or len(inputs) == 0:
-        raise ValueError(f"inputs must hold at least one row; got shape {inputs.shape}.")
+    inputs = _check_inputs(model, inputs)
     chunks = [model(inputs[start:start + batch_size], training=False)
               for start in range(0, len(inputs), batch_size)]
     if isinstance(chunks[0], (list, tuple)):
         return [np.concatenate([keras.ops.convert_to_numpy(chunk[i]) for chunk in chunks])
                 for i in range(len(chunks[0]))]
     return np.concatenate([keras.ops.convert_to_numpy(chunk) for chunk in chunks])
+
+
+def _check_inputs(model: keras.Model, inputs: object) -> np.ndarray:
+    """``inputs`` as float32 rows of the model's input shape; images must be in [0, 1]."""
+    array = check_array(inputs, "inputs", min_len=1, noun="row", finite=True)
+    model_inputs = getattr(model, "inputs", None) or []
+    row_shape = tuple(model_inputs[0].shape[1:]) if len(model_inputs) == 1 else None
+    if row_shape is not None:
+        if array.shape[1:] + (1,) == row_shape:
+            array = array.reshape(array.shape + (1,))
+        fits = len(array.shape[1:]) == len(row_shape) and all(
+            want is None or want == got for want, got in zip(row_shape, array.shape[1:]))
+        if not fits:
+            shown = tuple("any" if d is None else d for d in row_shape)
+            raise ValueError(f"inputs must hold rows of shape {shown} for this model; got "
+                             f"shape {array.shape}. Pass one input per row, e.g. images "
+                             "of the size the model was built for.")
+    if array.ndim >= 3:
+        array = check_array(array, "inputs", value_range=PIXEL_RANGE, value_noun="pixel")
+    return array

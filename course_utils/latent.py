@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils._validation import check_array, check_positive_int
+from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int
 
 __all__ = ["sample_box", "sample_fitted_gaussian", "nearest_code_distance", "hole_fraction"]
 
 
-def _codes(codes: object, name: str = "codes") -> np.ndarray:
-    return check_array(codes, name, ndim=2, min_len=2)
+def _codes(codes: object, name: str = "codes", *, min_len: int = 2) -> np.ndarray:
+    """Finite codes ``(n, d)``, at least ``min_len`` of them."""
+    return check_array(codes, name, ndim=2, min_len=min_len, noun="code", finite=True,
+                       layout="(n, d)", fix=DIVERGED_FIX)
 
 
 def sample_box(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
@@ -63,8 +65,8 @@ def nearest_code_distance(points: np.ndarray, codes: np.ndarray,
     -------
     numpy.ndarray of shape (n,)
     """
-    points = check_array(points, "points", ndim=2, min_len=1)
-    codes = check_array(codes, "codes", ndim=2, min_len=1)
+    points = _codes(points, "points", min_len=1)
+    codes = _codes(codes, min_len=1)
     if points.shape[1] != codes.shape[1]:
         raise ValueError(f"points and codes must have the same dimension; got "
                          f"{points.shape[1]} and {codes.shape[1]}.")
@@ -89,6 +91,7 @@ def hole_fraction(points: np.ndarray, codes: np.ndarray, *, quantile: float = 0.
     float in [0, 1]
     """
     codes = _codes(codes)
+    points = _codes(points, "points", min_len=1)
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1); got {quantile}.")
     half = len(codes) // 2

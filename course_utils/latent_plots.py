@@ -40,8 +40,8 @@ def plot_decoded_grid(picture: object, axis_values: object, *, ax: Axes | None =
     -------
     matplotlib.figure.Figure
     """
-    picture = check_array(picture, "picture", ndim=2)
-    values = check_array(axis_values, "axis_values", ndim=1, min_len=2)
+    picture = check_array(picture, "picture", ndim=2, min_len=1, noun="row", finite=True)
+    values = check_array(axis_values, "axis_values", ndim=1, min_len=2, finite=True)
     max_ticks = check_positive_int(max_ticks, "max_ticks", minimum=2)
     n = len(values)
     if picture.shape[0] % n or picture.shape[1] % n:

@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from course_utils._validation import check_array, check_positive_int
+from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int
 
 __all__ = [
     "PCAProjection",
@@ -62,8 +62,14 @@ def _check_quantile_range(quantile_range: object) -> tuple[float, float]:
     return low, high
 
 
+def _check_codes(codes: object, name: str, *, min_len: int = 1) -> np.ndarray:
+    """Finite codes ``(n, latent_dim)``, at least ``min_len`` of them."""
+    return check_array(codes, name, ndim=2, min_len=min_len, noun="code", finite=True,
+                       layout="(n, latent_dim)", fix=DIVERGED_FIX)
+
+
 def _check_code(z: object, name: str, latent_dim: int | None = None) -> np.ndarray:
-    code = check_array(z, name, ndim=(1, 2))
+    code = check_array(z, name, ndim=(1, 2), finite=True, fix=DIVERGED_FIX)
     if code.ndim == 2:
         if code.shape[0] != 1:
             raise ValueError(f"{name} must be ONE code, shape (latent_dim,) or "
@@ -74,8 +80,6 @@ def _check_code(z: object, name: str, latent_dim: int | None = None) -> np.ndarr
     if latent_dim is not None and code.shape[0] != latent_dim:
         raise ValueError(f"{name} must have length {latent_dim} (the model's latent_dim); "
                          f"got length {code.shape[0]}.")
-    if not np.all(np.isfinite(code)):
-        raise ValueError(f"{name} must be finite; got {code}.")
     return code
 
 
@@ -114,7 +118,8 @@ def _model_decoder(model: object) -> tuple[Callable[[np.ndarray], np.ndarray], i
 
 
 def _as_images(decoded: object, n: int) -> np.ndarray:
-    images = np.asarray(decoded, dtype=np.float32)
+    images = check_array(decoded, "decoded images", finite=True, value_noun="pixel",
+                         fix=DIVERGED_FIX)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[0] != n:
@@ -139,7 +144,7 @@ def decode_codes(model: object, codes: object) -> np.ndarray:
         Pixel probabilities in [0, 1] (height and width follow the model).
     """
     decode, latent_dim = _model_decoder(model)
-    codes = check_array(codes, "codes", ndim=2, min_len=1)
+    codes = _check_codes(codes, "codes")
     if codes.shape[1] != latent_dim:
         raise ValueError(f"codes must have shape (n, {latent_dim}) for this model; got "
                          f"shape {codes.shape}.")
@@ -272,7 +277,11 @@ def tile_images(images: object) -> np.ndarray:
     -------
     numpy.ndarray of shape (rows * h, cols * w)
     """
-    grid = check_array(images, "images", ndim=(4, 5))
+    grid = check_array(images, "images", ndim=(4, 5), min_len=1, noun="row",
+                       layout="(rows, cols, h, w) or (rows, cols, h, w, 1)")
+    if grid.shape[1] == 0:
+        raise ValueError(f"images must hold at least one column of images; got shape "
+                         f"{grid.shape}.")
     if grid.ndim == 5:
         if grid.shape[-1] != 1:
             raise ValueError(f"images must be greyscale; got shape {grid.shape}.")
@@ -369,13 +378,11 @@ def pca_2d(codes: object) -> PCAProjection:
     ValueError
         If there are fewer than 2 codes, ``d < 2``, or every code is the same.
     """
-    check_array(codes, "codes", ndim=2, min_len=2)  # shape and type checks
-    data = np.asarray(getattr(codes, "numpy", lambda: codes)(), dtype=np.float64)
+    data = check_array(codes, "codes", ndim=2, min_len=2, dtype=np.float64, finite=True,
+                       noun="code", layout="(n, d)", fix=DIVERGED_FIX)
     if data.shape[1] < 2:
         raise ValueError(f"codes must have at least 2 dimensions to project to 2-D; got "
                          f"shape {data.shape}.")
-    if not np.all(np.isfinite(data)):
-        raise ValueError("codes must be finite; got NaN or infinite values.")
     centred = data - data.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     variances = singular ** 2
@@ -424,8 +431,8 @@ def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
     -------
     numpy.ndarray of shape (n, latent_dim), float32
     """
-    mean = check_array(z_mean, "z_mean", ndim=2, min_len=1)
-    log_var = check_array(z_log_var, "z_log_var", ndim=2, min_len=1)
+    mean = _check_codes(z_mean, "z_mean")
+    log_var = _check_codes(z_log_var, "z_log_var")
     if mean.shape != log_var.shape:
         raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
                          f"and {log_var.shape}.")

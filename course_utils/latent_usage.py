@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from course_utils._validation import DIVERGED_FIX, check_array
+
 __all__ = ["ACTIVE_THRESHOLD", "kl_per_dimension", "latent_activity", "active_units"]
 
 #: Burda et al.'s threshold on ``Cov_x(E_q[z_u])`` for an active unit.
@@ -25,19 +27,9 @@ ACTIVE_THRESHOLD = 0.01
 
 
 def _codes(value: object, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a numeric array, got "
-                        f"{type(value).__name__}, fix: pass the encoder's output as a "
-                        f"NumPy array.") from error
-    if array.ndim != 2 or len(array) == 0:
-        raise ValueError(f"expected {name} of shape (n, latent_dim) with n >= 1, got shape "
-                         f"{array.shape}, fix: pass one row per image.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check that "
-                         f"training did not diverge.")
-    return array
+    """Finite float64 encoder outputs of shape (n, latent_dim), n >= 1."""
+    return check_array(value, name, ndim=2, min_len=1, dtype=np.float64, finite=True,
+                       noun="code", layout="(n, latent_dim)", fix=DIVERGED_FIX)
 
 
 def kl_per_dimension(z_mean: ArrayLike, z_log_var: ArrayLike) -> np.ndarray:

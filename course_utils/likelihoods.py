@@ -29,7 +29,7 @@ import numpy as np
 from keras import ops
 from numpy.typing import ArrayLike
 
-from course_utils._validation import check_positive_int
+from course_utils._validation import DIVERGED_FIX, PIXEL_RANGE, check_array, check_positive_int
 from course_utils.losses import gaussian_nll
 
 __all__ = [
@@ -70,18 +70,16 @@ def _reduction_divisor(pixel_count: object, reduction: object) -> int:
     return pixel_count if reduction == "mean" else 1
 
 
-def _images(value: object, name: str) -> np.ndarray:
-    """``value`` as a float64 array of shape (n, ...) with at least one non-batch axis."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a numeric array, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
-    if array.ndim < 2 or len(array) == 0:
-        raise ValueError(f"expected {name} of shape (n, ...) with n >= 1 and at least one "
-                         f"axis after the batch axis, got shape {array.shape}, fix: pass a "
-                         f"batch of images such as x[:100].")
-    return array
+def _images(value: object, name: str, *, pixels: bool = True) -> np.ndarray:
+    """``value`` as a float64 batch ``(n, ...)``, n >= 1, with at least one non-batch axis.
+
+    Finite values always; with ``pixels`` also in [0, 1] (images, not model outputs).
+    """
+    return check_array(value, name, ndim=(2, 3, 4), min_len=1, dtype=np.float64,
+                       finite=True, value_range=PIXEL_RANGE if pixels else None,
+                       noun="image", value_noun="pixel" if pixels else "value",
+                       layout="(n, ...), e.g. (n, 28, 28, 1)",
+                       fix=None if pixels else DIVERGED_FIX)
 
 
 # ------------------------------------------------------------ hidden weights and sigma
@@ -164,8 +162,10 @@ def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float
 
     Parameters
     ----------
-    images, reconstructions : array_like of shape (n, ...)
-        Targets and decoder means, the same shape.
+    images : array_like of shape (n, ...)
+        Targets: at least one image, finite pixel values in [0, 1].
+    reconstructions : array_like of the same shape
+        Decoder means (finite).
 
     Returns
     -------
@@ -173,7 +173,7 @@ def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float
         ``sqrt(mean((images - reconstructions)**2))``.
     """
     images = _images(images, "images")
-    reconstructions = _images(reconstructions, "reconstructions")
+    reconstructions = _images(reconstructions, "reconstructions", pixels=False)
     if images.shape != reconstructions.shape:
         raise ValueError(f"expected images and reconstructions of the same shape, got "
                          f"{images.shape} and {reconstructions.shape}, fix: reconstruct "
@@ -195,7 +195,7 @@ def bernoulli_entropy_floor(images: ArrayLike) -> np.ndarray:
     Parameters
     ----------
     images : array_like of shape (n, ...)
-        Targets with values in [0, 1].
+        At least one target, finite values in [0, 1].
 
     Returns
     -------
@@ -203,9 +203,6 @@ def bernoulli_entropy_floor(images: ArrayLike) -> np.ndarray:
         The floor of each image, summed over its pixels.
     """
     x = _images(images, "images")
-    if np.any(~np.isfinite(x)) or x.min() < 0 or x.max() > 1:
-        raise ValueError("expected images with values in [0, 1], got values outside that "
-                         "range, fix: scale pixels by 1/255.")
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -(np.where(x > 0, x * np.log(x), 0.0)
                     + np.where(x < 1, (1 - x) * np.log1p(-x), 0.0))
@@ -264,7 +261,8 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
     vae : course_utils.vae.VAE
         A VAE (any likelihood).
     images : array_like of shape (n, 28, 28, 1)
-        Images in [0, 1] (the shape follows ``vae.image_shape``).
+        At least one image, finite pixel values in [0, 1] (the shape follows
+        ``vae.image_shape``); checked before anything runs.
     k : int
         Importance samples per image; k decoder passes per image.
     sigma : float or None

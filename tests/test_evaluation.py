@@ -25,3 +25,17 @@ def test_reconstruction_mse_rejects_mismatched_shapes():
         reconstruction_mse(np.zeros((2, 28, 28)), np.zeros((3, 28, 28)))
     with pytest.raises(ValueError, match="dimensions"):
         reconstruction_mse(np.zeros(10), np.zeros(10))
+
+
+def test_reconstruction_mse_refuses_nan_0_to_255_and_empty_images():
+    ones = np.ones((2, 28, 28), np.float32)
+    with pytest.raises(ValueError, match=r"images must hold finite numbers; got 2 NaN pixels"):
+        reconstruction_mse(np.where(np.arange(784).reshape(28, 28) == 0, np.nan, ones), ones)
+    with pytest.raises(ValueError, match=r"images must hold pixel values in \[0, 1\].*"
+                                         r"max 255(\.0)?.*divide by 255"):
+        reconstruction_mse(ones * 255, ones)
+    with pytest.raises(ValueError, match=r"reconstructions must hold finite numbers.*"
+                                         r"training diverged"):
+        reconstruction_mse(ones, ones * np.inf)
+    with pytest.raises(ValueError, match=r"images must hold at least one image; got 0"):
+        reconstruction_mse(ones[:0], ones[:0])

@@ -27,3 +27,20 @@ def test_apply_model_validates_inputs():
         apply_model(lambda x: x, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="at least one row"):
         apply_model(model, np.zeros((0, 3)))
+
+
+def test_apply_model_refuses_non_finite_inputs_and_images_outside_0_1():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with pytest.raises(ValueError, match=r"inputs must hold finite numbers; got 1 NaN value"):
+        apply_model(model, np.array([[0.0, np.nan, 1.0]]))
+    images = keras.Input((28, 28, 1))
+    encoder = keras.Model(images, keras.layers.Dense(2)(keras.layers.Flatten()(images)))
+    with pytest.raises(ValueError, match=r"inputs must hold pixel values in \[0, 1\].*"
+                                         r"divide by 255"):
+        apply_model(encoder, np.full((2, 28, 28, 1), 255.0))
+    codes = np.full((2, 3), 40.0)  # codes are not pixels: any finite value is fine
+    assert apply_model(model, codes).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"inputs must hold rows of shape \(28, 28, 1\).*"
+                                         r"got shape \(2, 32, 32, 1\)"):
+        apply_model(encoder, np.zeros((2, 32, 32, 1)))

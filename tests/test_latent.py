@@ -51,3 +51,19 @@ def test_latent_helpers_validate_inputs(codes):
         hole_fraction(codes, codes, quantile=1.0)
     with pytest.raises(ValueError, match="n must be"):
         sample_fitted_gaussian(codes, 0)
+
+
+def test_latent_helpers_refuse_non_finite_codes_and_empty_points(codes):
+    broken = codes.copy()
+    broken[7, 1] = np.nan
+    for call in (lambda: sample_box(broken, 3), lambda: sample_fitted_gaussian(broken, 3),
+                 lambda: nearest_code_distance(codes[:3], broken),
+                 lambda: hole_fraction(codes[:3], broken)):
+        with pytest.raises(ValueError, match=r"codes must hold finite numbers; got 1 NaN"):
+            call()
+    with pytest.raises(ValueError, match=r"points must hold finite numbers"):
+        hole_fraction(broken, codes)
+    with pytest.raises(ValueError, match=r"points must hold at least one code; got 0"):
+        hole_fraction(codes[:0], codes)
+    with pytest.raises(ValueError, match=r"codes must hold at least 2 codes; got 1"):
+        sample_box(codes[:1], 3)

@@ -33,3 +33,11 @@ def test_plot_decoded_grid_checks_inputs():
         plot_decoded_grid(np.zeros((3, 28, 28)), normal_quantiles(3))
     with pytest.raises(TypeError):
         plot_decoded_grid(np.zeros((84, 84)), normal_quantiles(3), ax="axes")
+
+
+def test_plot_decoded_grid_refuses_non_finite_axis_values_and_an_empty_picture():
+    values = normal_quantiles(3)
+    with pytest.raises(ValueError, match=r"axis_values must hold finite numbers"):
+        plot_decoded_grid(np.zeros((84, 84)), np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"picture must hold at least one row; got 0"):
+        plot_decoded_grid(np.zeros((0, 0)), values)

@@ -290,3 +290,35 @@ def test_sampling_checks_inputs():
         sample_prior(0, 2)
     with pytest.raises(TypeError):
         sample_prior(5, 2.0)
+
+
+# ------------------------------------------------------------------- bad input
+
+def test_decoding_and_sampling_refuse_non_finite_and_empty_codes():
+    model = CountingModel()
+    with pytest.raises(ValueError, match=r"codes must hold finite numbers; got 1 NaN value"):
+        decode_codes(model, np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"codes must hold at least one code; got 0"):
+        decode_codes(model, np.zeros((0, 2)))
+    assert model.calls == 0  # refused before the model was called
+    with pytest.raises(ValueError, match=r"z_log_var must hold finite numbers; got 1 "
+                                         r"infinite value"):
+        sample_aggregate_posterior(np.zeros((3, 2)), np.array([[0, 0], [0, np.inf], [0, 0]]),
+                                   5)
+    with pytest.raises(ValueError, match=r"z_mean must hold at least one code; got 0"):
+        sample_aggregate_posterior(np.zeros((0, 2)), np.zeros((0, 2)), 5)
+
+
+def test_decoders_that_return_non_finite_images_are_reported():
+    class Diverged(CountingModel):
+        def decode(self, z):
+            return super().decode(z) * np.nan
+
+    with pytest.raises(ValueError, match=r"decoded images must hold finite numbers.*"
+                                         r"training diverged"):
+        decode_codes(Diverged(), np.zeros((2, 2)))
+
+
+def test_tile_images_refuses_an_empty_grid():
+    with pytest.raises(ValueError, match=r"images must hold at least one row"):
+        tile_images(np.zeros((0, 3, 28, 28)))

@@ -49,3 +49,13 @@ def test_inputs_are_checked():
         active_units(np.full((4, 2), np.nan))
     with pytest.raises(ValueError, match="threshold"):
         active_units(np.zeros((4, 2)), threshold=-1)
+
+
+def test_empty_and_non_finite_encoder_outputs_are_refused_with_a_fix():
+    with pytest.raises(ValueError, match=r"z_mean must hold at least one code; got 0"):
+        kl_per_dimension(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"z_log_var must hold finite numbers; got 1 "
+                                         r"infinite value.*training diverged"):
+        kl_per_dimension(np.zeros((2, 2)), np.array([[0.0, np.inf], [0.0, 0.0]]))
+    with pytest.raises(TypeError, match=r"z_mean must be a numeric array"):
+        latent_activity([["a", "b"]])

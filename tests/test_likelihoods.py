@@ -231,3 +231,40 @@ def test_iwae_bound_is_reproducible_and_checks_its_input(one_dimensional):
         importance_weighted_bound(vae, x, 5, sigma=-0.1)
     with pytest.raises(TypeError, match="VAE"):
         importance_weighted_bound(vae.encoder, x, 5)
+
+
+# -------------------------------------------------------------------- bad input
+
+def test_likelihood_helpers_refuse_nan_0_to_255_and_empty_images(rng):
+    x = rng.uniform(size=(4, 28, 28, 1))
+    nan = x.copy()
+    nan[0, 0, :2, 0] = np.nan
+    with pytest.raises(ValueError, match=r"images must hold finite numbers; got 2 NaN pixels"):
+        bernoulli_entropy_floor(nan)
+    with pytest.raises(ValueError, match=r"images must hold pixel values in \[0, 1\].*"
+                                         r"max 255(\.0)?.*divide by 255"):
+        bernoulli_entropy_floor(np.full((2, 4), 255.0))
+    with pytest.raises(ValueError, match=r"images must hold at least one image; got 0"):
+        bernoulli_entropy_floor(x[:0])
+    with pytest.raises(ValueError, match=r"images must hold finite numbers"):
+        max_likelihood_sigma(nan, x)
+    with pytest.raises(ValueError, match=r"images must hold pixel values in \[0, 1\]"):
+        max_likelihood_sigma(x * 255, x)
+    with pytest.raises(ValueError, match=r"reconstructions must hold finite numbers"):
+        max_likelihood_sigma(x, nan)
+    with pytest.raises(ValueError, match=r"images must hold at least one image; got 0"):
+        max_likelihood_sigma(x[:0], x[:0])
+
+
+def test_iwae_bound_refuses_nan_and_0_to_255_images(one_dimensional):
+    vae, x, _ = one_dimensional
+    nan = x.copy()
+    nan[1, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"images must hold finite numbers; got 1 NaN pixel"):
+        importance_weighted_bound(vae, nan, 5)
+    with pytest.raises(ValueError, match=r"images must hold pixel values in \[0, 1\].*"
+                                         r"divide by 255"):
+        importance_weighted_bound(vae, x * 255, 5)
+    with pytest.raises(ValueError, match=r"images must hold at least one image; got 0"):
+        importance_weighted_bound(vae, x[:0], 5)
+    assert np.all(np.isfinite(importance_weighted_bound(vae, x, 5)))
