@@ -177,8 +177,8 @@ def nbgrader_source(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.No
     ``ex.qN.check(answer)`` cell comes a locked test cell worth one point (see
     :func:`graded_test_source`).
     """
-    modules = {alias: module.__name__.rsplit(".", 1)[1]
-               for alias, module in _exercise_modules(notebook).items()}
+    modules = {alias: module for cell in notebook.cells if cell.cell_type == "code"
+               for module, alias in _EXERCISE_IMPORT.findall(cell.source)}
     insert_graded_switch(notebook)
     cells = []
     for cell in notebook.cells:

@@ -1,0 +1,342 @@
+"""What the grade check submits for each exercise, besides the solution and a blank.
+
+For every question of every lesson:
+
+* ``mistake``: one typical wrong answer, taken from the wrong answers that the
+  checker tests (``tests/test_exercises_lessonNN.py``) already use, with ``phrase``, a
+  piece of the advice the checker gives for it;
+* ``shortcuts``: answers that write nothing of their own: the reference, a wrapper
+  of it, a ``functools.partial``, what ``resolve`` falls back to, or the course_utils
+  function that computes the same thing. Each one passes in self-study mode (so it
+  is a real shortcut) and must be refused in graded mode. ``make grade-check`` submits
+  the first one; ``tests/grading/test_submissions.py`` tries them all.
+
+An :class:`Answer` either replaces the solution region of the lesson's answer cell
+(``body``, indented like the region) or keeps the cell and rebinds the answer's name
+after it (``after``), so that the rest of the cell (imports, scaffolding) stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Code for one answer cell: ``body`` replaces the solution region, ``after`` follows."""
+
+    body: str | None = None
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.body is None) == (self.after is None):
+            raise ValueError("an Answer has either a body or an after, not both or neither")
+
+
+@dataclass(frozen=True)
+class Question:
+    """The submissions for one exercise (see the module docstring)."""
+
+    mistake: Answer
+    phrase: str
+    shortcuts: tuple[Answer, ...]
+
+
+def _body(code: str) -> Answer:
+    return Answer(body=code.strip("\n"))
+
+
+def _after(code: str) -> Answer:
+    return Answer(after=code.strip("\n"))
+
+
+_HIDDEN = ('import sys\n'
+           'return getattr(sys.modules["course_utils.exercises.{module}"], "{name}")({args})')
+
+
+def _hidden(module: str, name: str, args: str) -> Answer:
+    """A call that no code scan sees: only the call recording can catch it."""
+    return _body(_HIDDEN.format(module=module, name=name, args=args))
+
+
+LESSONS: dict[str, dict[str, Question]] = {
+    "lesson01": {
+        "q1": Question(
+            mistake=_body("""
+squared = (np.asarray(images) - np.asarray(reconstructions)) ** 2
+return squared.reshape(len(squared), -1).sum(axis=1)
+"""),
+            phrase="784 times too large",
+            shortcuts=(
+                _after("my_per_image_mse = ex.q1.reference"),
+                _body("""
+from course_utils.evaluation import reconstruction_mse
+return reconstruction_mse(images, reconstructions)
+"""),
+                _body("return reconstruction_mse(images, reconstructions)"),
+            )),
+        "q2": Question(
+            mistake=_body("""
+sizes = list(layer_sizes)
+return sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+"""),
+            phrase="only the weight matrices",
+            shortcuts=(
+                _after("import functools\n\n"
+                       "my_parameter_count = functools.partial(ex.dense_parameter_count)"),
+                _body("return ex.dense_parameter_count(layer_sizes)"),
+                _hidden("lesson01", "dense_parameter_count", "layer_sizes"),
+            )),
+        "q3": Question(
+            mistake=_body("""
+differences = np.asarray(points)[:, None, :] - np.asarray(codes)[None, :, :]
+return (differences ** 2).sum(axis=-1).min(axis=1)
+"""),
+            phrase="squared distances",
+            shortcuts=(
+                _body("""
+from course_utils.latent import nearest_code_distance
+return nearest_code_distance(points, codes)
+"""),
+                _after("my_nearest_distance = lambda points, codes: ex.nearest_distance("
+                       "points, codes)"),
+            )),
+    },
+    "lesson02": {
+        "q1": Question(
+            mistake=_body("return -0.5 * np.mean(1 + log_var - mean**2 - np.exp(log_var), "
+                          "axis=-1)"),
+            phrase="scale with 1/latent_dim",
+            shortcuts=(
+                _body("return kl_divergence_standard_normal(mean, log_var)"),
+                _after("my_kl = ex.q1.reference"),
+                _body("""
+identity = np.broadcast_to(np.eye(mean.shape[1]), (len(mean), mean.shape[1], mean.shape[1]))
+return gaussian_kl(mean, diagonal_covariance(log_var), np.zeros_like(mean), identity)
+"""),
+                _body("""
+from course_utils.latent_usage import kl_per_dimension
+return np.array([kl_per_dimension(mean[i:i + 1], log_var[i:i + 1]).sum()
+                 for i in range(len(mean))])
+"""),
+            )),
+        "q2": Question(
+            mistake=_body("return mean + np.exp(log_var) * eps"),
+            phrase="still has the bug",
+            shortcuts=(
+                _body("return ex.sample_z(mean, log_var, eps)"),
+                _hidden("lesson02", "sample_z", "mean, log_var, eps"),
+            )),
+        "q3": Question(
+            mistake=_body("""
+per_example = -0.5 * np.mean(1 + log_var - np.square(mean) - np.exp(log_var), axis=-1)
+return np.mean(per_example)
+"""),
+            phrase="scale with 1/latent_dim",
+            shortcuts=(
+                _body("return float(np.mean(ex.q1.resolve(None)(mean, log_var)))"),
+                _body("return float(np.mean(kl_divergence_standard_normal(mean, log_var)))"),
+                _after("my_kl_loss = lambda mean, log_var: ex.kl_loss(mean, log_var)"),
+            )),
+        "q4": Question(
+            mistake=_body("""
+posterior_mean, posterior_cov = model.posterior(x)
+return gaussian_kl(posterior_mean, posterior_cov, q_mean, diagonal_covariance(q_log_var))
+"""),
+            phrase="other direction",
+            shortcuts=(
+                # Calling the base class's methods gets past the checker's guarded model.
+                _body("return (LinearGaussianModel.log_evidence(model, x)\n"
+                      "        - LinearGaussianModel.elbo(model, x, q_mean, q_log_var))"),
+                _after("my_elbo_gap = ex.elbo_gap"),
+            )),
+    },
+    "lesson03": {
+        "q1": Question(
+            mistake=_body("""
+batch = len(x)
+reconstruction = keras.losses.binary_crossentropy(
+    ops.reshape(x, (batch, -1)), ops.reshape(logits, (batch, -1)), from_logits=True)
+kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+return ops.mean(reconstruction + kl)
+"""),
+            phrase="784 times too small",
+            shortcuts=(
+                _body('return negative_elbo(x, logits, z_mean, z_log_var)["loss"]'),
+                _body("return ops.mean(bernoulli_nll_from_logits(x, logits)\n"
+                      "                + kl_divergence_standard_normal(z_mean, z_log_var))"),
+                _after("my_vae_loss = ex.vae_loss"),
+            )),
+        "q2": Question(
+            mistake=_body("""
+z = keras.Input(shape=(latent_dim,))
+h = keras.layers.Dense(256, activation="relu")(z)
+h = keras.layers.Dense(512, activation="relu")(h)
+pixels = keras.layers.Dense(28 * 28, activation="sigmoid")(h)
+return keras.Model(z, keras.layers.Reshape((28, 28, 1))(pixels))
+"""),
+            phrase="ends in a sigmoid",
+            shortcuts=(
+                _body("return build_dense_vae(latent_dim).decoder"),
+                _body("""
+from course_utils.models import build_dense_decoder
+return build_dense_decoder(latent_dim)
+"""),
+                _after("import functools\n\nmy_decoder = functools.partial(ex.logits_decoder)"),
+            )),
+        "q3": Question(
+            mistake=_body("return reconstruction_weight / n_pixels"),
+            phrase="upside down",
+            shortcuts=(
+                _body("""
+from course_utils.likelihoods import implied_kl_weight
+return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
+"""),
+                _after("my_implied_kl_weight = ex.q3.reference"),
+            )),
+    },
+    "lesson04": {
+        "q1": Question(
+            mistake=_body("""
+if padding == "same":
+    return size // stride
+return (size - kernel_size) // stride + 1
+"""),
+            phrase="one too small",
+            shortcuts=(
+                _after("my_conv_output_size = ex.conv_output_size"),
+                _after("my_conv_output_size = lambda *args: ex.q1.reference(*args)"),
+            )),
+        "q2": Question(
+            mistake=_body("return kernel_size * kernel_size * in_channels * filters"),
+            phrase="only the kernel weights",
+            shortcuts=(
+                _body("return ex.q2.resolve(None)(kernel_size, in_channels, filters)"),
+                _after("import functools\n\n"
+                       "my_conv_parameter_count = functools.partial(ex.conv_parameter_count)"),
+            )),
+        "q3": Question(
+            mistake=_body('outputs = layers.Conv2DTranspose(1, 3, padding="same", '
+                          'activation="relu")(x)'),
+            phrase="still ends in a ReLU",
+            shortcuts=(
+                _after("my_conv_decoder = lambda latent_dim: "
+                       "build_conv_vae(latent_dim).decoder"),
+                _body("""
+from course_utils.models import build_conv_decoder
+return build_conv_decoder(latent_dim)
+"""),
+                _after("my_conv_decoder = ex.fixed_conv_decoder"),
+            )),
+        "q4": Question(
+            mistake=_body("""
+bce = keras.losses.binary_crossentropy(x, logits, from_logits=True)
+return float(keras.ops.mean(keras.ops.sum(bce, axis=(1, 2))))
+"""),
+            phrase="channel axis",
+            shortcuts=(
+                _body("return float(np.mean(bernoulli_nll_from_logits(x, logits)))"),
+                _after("my_reconstruction_loss = ex.q4.reference"),
+            )),
+        "q5": Question(
+            mistake=_body("return 1 + sum(k - 1 for k in kernel_sizes)"),
+            phrase="ignore the strides",
+            shortcuts=(
+                _hidden("lesson04", "receptive_field", "kernel_sizes, strides"),
+                _after("my_receptive_field = ex.receptive_field"),
+            )),
+    },
+    "lesson05": {
+        "q1": Question(
+            mistake=_body("""
+per_pixel = (np.asarray(x) - np.asarray(mean)) ** 2 / (2 * sigma**2)
+return per_pixel.reshape(len(per_pixel), -1).sum(axis=1)
+"""),
+            phrase="normalising constant is missing",
+            shortcuts=(
+                _body("return np.asarray(gaussian_nll(x, mean, math.log(sigma)))"),
+                _after("my_gaussian_nll = ex.gaussian_nll"),
+            )),
+        "q2": Question(
+            mistake=_body("return pixel_count / (2 * weight)"),
+            phrase="variance",
+            shortcuts=(
+                _body("return math.sqrt(implied_sigma_squared(pixel_count, "
+                      "reconstruction_weight=weight))"),
+                _after("my_implied_sigma = ex.implied_sigma"),
+            )),
+        "q3": Question(
+            mistake=_body("""
+x = np.asarray(images, dtype=np.float64)
+with np.errstate(all="ignore"):
+    entropy = -(x * np.log(x) + (1 - x) * np.log(1 - x))
+return entropy.reshape(len(x), -1).sum(axis=1)
+"""),
+            phrase="exactly 0 or 1",
+            shortcuts=(
+                _body("return bernoulli_entropy_floor(images)"),
+                _body("""
+p = np.clip(np.asarray(images, dtype=np.float64), 1e-12, 1 - 1e-12)
+return np.asarray(bernoulli_nll_from_logits(images, np.log(p) - np.log1p(-p)))
+"""),
+                _after("my_bce_floor = ex.bce_floor"),
+            )),
+        "q4": Question(
+            mistake=_body("return float(np.mean((np.asarray(images) - "
+                          "np.asarray(reconstructions)) ** 2))"),
+            phrase="variance",
+            shortcuts=(
+                _body("return max_likelihood_sigma(images, reconstructions)"),
+                _after("my_best_sigma = lambda *args: ex.best_sigma(*args)"),
+            )),
+    },
+    "lesson06": {
+        "q1": Question(
+            mistake=_body("""
+values = np.linspace(low, high, n)
+z1, z2 = np.meshgrid(values, values)
+return np.stack([z1.ravel(), z2.ravel()], axis=1)
+"""),
+            phrase="probabilities",
+            shortcuts=(
+                _body("""
+values = normal_quantiles(n, (low, high))
+z1, z2 = np.meshgrid(values, values)
+return np.stack([z1.ravel(), z2.ravel()], axis=1)
+"""),
+                _body("""
+from course_utils.latent_space import normal_quantile_grid
+return normal_quantile_grid(n, (low, high))
+"""),
+            )),
+        "q2": Question(
+            mistake=_body("""
+t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, None]
+return (1.0 - t) * np.asarray(z_a) + t * np.asarray(z_b)
+"""),
+            phrase="include both ends",
+            shortcuts=(
+                _body("return interpolate(z_a, z_b, steps)"),
+                _after("my_lerp = ex.lerp"),
+            )),
+        "q3": Question(
+            mistake=_body("""
+variances = np.linalg.svd(codes, compute_uv=False) ** 2
+return variances / variances.sum()
+"""),
+            phrase="Subtract the mean",
+            shortcuts=(
+                _body("return ex.explained_variance_ratio(codes)"),
+                _after("import functools\n\n"
+                       "my_explained_variance_ratio = "
+                       "functools.partial(ex.explained_variance_ratio)"),
+            )),
+        "q4": Question(
+            mistake=_body("return NormalDist().cdf(half_width) - NormalDist().cdf(-half_width)"),
+            phrase="ONE coordinate",
+            shortcuts=(
+                _after("my_box_prior_mass = ex.q4.reference"),
+                _body("return ex.q4.resolve(None)(half_width, latent_dim)"),
+            )),
+    },
+}
