@@ -17,6 +17,7 @@ help:
 	@echo "make test-colab       the same in a Colab-like Python 3.13 env (.venv-colab), course"
 	@echo "                      installed from a local git repo as Colab installs it"
 	@echo "make student          student versions (solutions removed) in build/student/"
+	@echo "make grade-check      nbgrader on every lesson: solution, blank, mistakes, shortcuts"
 	@echo "make test-binder      Binder's install steps in a fresh venv, then lesson 01"
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
 	@echo "make notebook         Jupyter Notebook 7 on notebooks/"
@@ -78,6 +79,15 @@ test-colab: $(COLAB_STAMP) student
 
 student: $(STAMP)
 	$(PY) tools/make_student.py --out build/student
+
+# nbgrader end to end on every lesson (tools/grade_check.py): generate the assignment,
+# autograde four submissions (the solution: full marks; the blank release: 0; one typical
+# mistake per question: 0; shortcuts through the course's own code: 0), check the scores
+# through nbgrader's Gradebook, and write feedback. Two lessons at a time, each in its own
+# course directory under build/grade-check/ (fast mode, 600 s per cell).
+.PHONY: grade-check
+grade-check: $(STAMP)
+	COURSE_FAST=1 $(PY) tools/grade_check.py --workers 2
 
 # Browser tests with Debian's chromium and Playwright for Python; not part of make test.
 # They execute the lessons in fast mode first (minutes); COURSE_E2E_BUILD=<build folder>
