@@ -3,7 +3,8 @@
 Every function works eagerly on NumPy arrays and on TensorFlow tensors, and inside a
 ``tf.function`` (a Keras ``train_step``) on symbolic tensors. Input checks use static
 shapes only: a dimension that is unknown when the graph is traced (``None``, usually
-the batch size) is not checked.
+the batch size) is not checked. Targets ``x`` given as NumPy arrays are also checked
+for NaN and infinite values (and, for the Bernoulli terms, values outside [0, 1]).
 
 Conventions used throughout the course:
 
@@ -21,7 +22,10 @@ import math
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
+
+from course_utils._validation import PIXEL_RANGE, check_array
 
 __all__ = [
     "kl_divergence_standard_normal",
@@ -52,6 +56,20 @@ def _to_tensor(value: TensorLike, name: str) -> TensorLike:
         raise TypeError(f"expected {name} to hold real numbers, got dtype {dtype}, "
                         f"fix: convert it with np.asarray(..., dtype='float32').")
     return tensor
+
+
+def _check_data_targets(value: TensorLike, *, pixels: bool) -> None:
+    """Refuse NaN or infinite targets ``x`` (and, for ``pixels``, values outside [0, 1]).
+
+    Only targets given as data (NumPy arrays, lists, numbers) are checked: a tensor's
+    values are unknown inside a traced training step, and :class:`~course_utils.vae.VAE`
+    checks its images before it trains or evaluates.
+    """
+    if ops.is_tensor(value) or isinstance(value, keras.KerasTensor):
+        return
+    check_array(value, "x", dtype=np.float64, finite=True,
+                value_range=PIXEL_RANGE if pixels else None,
+                value_noun="pixel" if pixels else "value")
 
 
 def _common_float(*tensors: TensorLike) -> tuple[TensorLike, ...]:
@@ -177,9 +195,11 @@ def bernoulli_nll_from_logits(x: TensorLike, logits: TensorLike) -> TensorLike:
     TypeError
         If an input is not numeric.
     ValueError
-        If ``x`` has no batch axis or the shapes of ``x`` and ``logits`` differ.
+        If ``x`` has no batch axis or the shapes of ``x`` and ``logits`` differ, or if
+        ``x`` given as a NumPy array holds NaN, infinite or out-of-[0, 1] values.
     """
-    x = _to_tensor(x, "x")
+    targets, x = x, _to_tensor(x, "x")
+    _check_data_targets(targets, pixels=True)
     logits = _to_tensor(logits, "logits")
     x_shape = _static_shape(x, "x")
     _check_batch(x_shape, "x")
@@ -217,10 +237,12 @@ def gaussian_nll(x: TensorLike, mean: TensorLike, log_sigma: TensorLike) -> Tens
     TypeError
         If an input is not numeric.
     ValueError
-        If ``x`` has no batch axis, ``mean`` differs in shape from ``x``, or
-        ``log_sigma`` does not broadcast to the shape of ``x``.
+        If ``x`` has no batch axis, ``mean`` differs in shape from ``x``,
+        ``log_sigma`` does not broadcast to the shape of ``x``, or ``x`` given as a
+        NumPy array holds NaN or infinite values.
     """
-    x = _to_tensor(x, "x")
+    targets, x = x, _to_tensor(x, "x")
+    _check_data_targets(targets, pixels=False)
     mean = _to_tensor(mean, "mean")
     number = log_sigma if isinstance(log_sigma, (int, float)) else None
     log_sigma = _to_tensor(log_sigma, "log_sigma")
@@ -263,7 +285,8 @@ def negative_elbo(x: TensorLike, logits: TensorLike, z_mean: TensorLike,
     TypeError
         If an input is not numeric.
     ValueError
-        If a shape is wrong or the batch sizes of ``x`` and ``z_mean`` differ.
+        If a shape is wrong, the batch sizes of ``x`` and ``z_mean`` differ, or ``x``
+        given as a NumPy array is not finite pixels in [0, 1].
     """
     reconstruction = bernoulli_nll_from_logits(x, logits)
     kl = kl_divergence_standard_normal(z_mean, z_log_var)

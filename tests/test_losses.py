@@ -315,3 +315,36 @@ def test_unknown_rank_is_rejected_with_a_fix():
     with pytest.raises(ValueError, match=r"expected z_mean to have a known number of "
                                          r"dimensions, got unknown rank, fix:"):
         kl.get_concrete_function()
+
+
+# -------------------------------------------------------- bad targets, given as data
+
+
+@pytest.mark.parametrize("loss", ["bernoulli", "negative_elbo"])
+def test_bernoulli_targets_given_as_arrays_must_be_finite_pixels_in_0_1(rng, loss):
+    x = rng.uniform(size=(2, 4, 4, 1))
+    logits = rng.normal(size=x.shape)
+    codes = np.zeros((2, 2))
+
+    def run(targets):
+        if loss == "bernoulli":
+            return bernoulli_nll_from_logits(targets, logits)
+        return negative_elbo(targets, logits, codes, codes)
+
+    with pytest.raises(ValueError, match=r"x must hold pixel values in \[0, 1\]; got min .*"
+                                         r"divide by 255"):
+        run(x * 255)
+    nan = x.copy()
+    nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"x must hold finite numbers; got 1 NaN pixel"):
+        run(nan)
+    ends = (x > 0.5).astype(np.float64)  # exact 0 and 1 are fine
+    assert np.all(np.isfinite(_np(run(ends) if loss == "bernoulli" else run(ends)["loss"])))
+
+
+def test_gaussian_targets_given_as_arrays_must_be_finite(rng):
+    x = rng.normal(size=(2, 3))  # a Gaussian's targets may be any real numbers
+    assert np.all(np.isfinite(_np(gaussian_nll(x * 100, np.zeros_like(x), 0.0))))
+    x[1, 2] = np.inf
+    with pytest.raises(ValueError, match=r"x must hold finite numbers; got 1 infinite value"):
+        gaussian_nll(x, np.zeros_like(x), 0.0)
