@@ -142,11 +142,20 @@ class RunResult:
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{field_name} must be a whole number >= 0; got {value!r}.")
+        if isinstance(self.epoch_seconds, (str, bytes)) or \
+                not isinstance(self.epoch_seconds, Sequence):
+            raise TypeError(f"epoch_seconds must be a sequence of seconds, one per epoch; got "
+                            f"{type(self.epoch_seconds).__name__}. Pass history.epoch_seconds "
+                            "from course_utils.training.train_vae.")
         seconds = tuple(_finite_number(s, "each of epoch_seconds") for s in self.epoch_seconds)
         if not seconds or min(seconds) <= 0:
             raise ValueError(f"epoch_seconds must hold one positive time per epoch; got "
                              f"{self.epoch_seconds!r}.")
         object.__setattr__(self, "epoch_seconds", seconds)
+        if not isinstance(self.test_losses, Mapping):
+            raise TypeError(f"test_losses must be a mapping of {list(LOSS_KEYS)} to numbers; "
+                            f"got {type(self.test_losses).__name__}. Pass the dict that "
+                            "vae.evaluate_nelbo(x_test) returns.")
         missing = [key for key in LOSS_KEYS if key not in self.test_losses]
         if missing:
             raise ValueError(f"test_losses lacks {missing}; pass the dict that "
@@ -262,10 +271,13 @@ def compare_runs(runs: Sequence[RunResult]) -> ComparisonTable:
     Raises
     ------
     TypeError
-        If an entry is not a :class:`RunResult`.
+        If ``runs`` is not a sequence or an entry is not a :class:`RunResult`.
     ValueError
         If ``runs`` is empty or two runs share a name.
     """
+    if isinstance(runs, RunResult) or not isinstance(runs, Sequence):
+        raise TypeError(f"runs must be a list of RunResult; got {type(runs).__name__}. For "
+                        "one run, pass [run].")
     runs = list(runs)
     if not runs:
         raise ValueError("runs must hold at least one RunResult; got none.")

@@ -49,8 +49,17 @@ def _fail(path: Path, problem: str, fix: str) -> DataFileError:
     return DataFileError(f"Data file {path} {problem}. {fix}")
 
 
+def _require_file(path: Path) -> None:
+    """Raise :class:`DataFileError` if ``path`` is not an existing regular file."""
+    if not path.exists():
+        raise _fail(path, "does not exist", "Check the path, or fetch the file.")
+    if not path.is_file():
+        raise _fail(path, "is not a regular file", "Point at the file itself.")
+
+
 def _read_idx_bytes(path: Path) -> bytes:
     """Return the raw IDX bytes of ``path``, decompressing ``.gz`` files."""
+    _require_file(path)
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:
@@ -84,7 +93,8 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
     Raises
     ------
     DataFileError
-        If the checksum does not match or the header and size disagree.
+        If the file does not exist, the checksum does not match or the header and
+        size disagree.
     """
     path = Path(path)
     raw = _read_idx_bytes(path)
@@ -144,9 +154,11 @@ def read_npz_splits(
     Raises
     ------
     DataFileError
-        If the checksum does not match, the archive is unreadable, or keys are missing.
+        If the file does not exist, the checksum does not match, the archive is
+        unreadable, or keys are missing.
     """
     path = Path(path)
+    _require_file(path)
     if expected_sha256 is not None:
         actual = sha256_of_file(path)
         if actual != expected_sha256:

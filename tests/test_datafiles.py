@@ -326,3 +326,12 @@ def test_write_npz_deterministic_output_is_readable_by_read_npz_splits(tmp_path,
     result = read_npz_splits(path, digest)
     for key, expected in splits.items():
         np.testing.assert_array_equal(result[key], expected)
+
+
+def test_readers_name_a_missing_file_as_missing_not_truncated(tmp_path):
+    missing = tmp_path / "nowhere" / "train-images-idx3-ubyte.gz"
+    with pytest.raises(DataFileError, match=re.escape(str(missing)) + r" does not exist"):
+        read_idx(missing)
+    with pytest.raises(DataFileError, match=re.escape(str(tmp_path / "m.npz")) +
+                       r" does not exist"):
+        read_npz_splits(tmp_path / "m.npz", "0" * 64)
