@@ -1,47 +1,69 @@
-"""The latent explorer: move sliders through a VAE's latent space and watch the decoder.
+"""The latent explorer: move through a VAE's latent space and watch the decoder.
 
 One slider per latent dimension (each over +-3 standard deviations of the prior
-N(0, I), in steps of 0.01); the image decoded from the sliders' code is redrawn as a slider moves. A
-menu picks the model (by default the small models shipped with the package, so
-nothing needs training first; pass your own VAE instead), a button encodes a test
-image and moves the sliders to its code (the posterior mean), and another button
-resets the code to the origin. Use in a notebook::
+N(0, I)); the image decoded from the code is redrawn as a slider moves. A menu picks the
+model (by default the small models shipped with the package, so nothing needs training
+first; pass your own VAE instead), a button encodes a test image and moves the code to
+its posterior mean, and another resets the code to the origin. For 2-D models a map of
+the test images' codes, coloured by class, sets the code on click or drag. Use in a
+notebook::
 
     from course_utils.explorer import LatentExplorer
     explorer = LatentExplorer()             # shipped models, their embedded test images
     explorer                                # displays the widget
-    LatentExplorer({"my VAE": vae}, images=data.x_test)   # your own model
+    LatentExplorer({"my VAE": vae}, images=data.x_test, labels=data.y_test)
 
-Everything the buttons and sliders do is also a method (:meth:`LatentExplorer.set_code`,
+**Where it decodes.** The widget is an anywidget: its front end is one ES module
+(``explorer_js/``) that runs in JupyterLab, Notebook 7, Colab (ipywidgets 7) and VS
+Code. For the course's dense and convolutional decoders, the decoder's weights go to
+the browser once (:func:`course_utils.page_decoder.export_decoder`) and every slider
+move is decoded there, in JavaScript, with no round trip to the kernel; the code goes
+back to Python a few times a second, so :attr:`LatentExplorer.code` stays right. Any
+other model (say a VAE with a decoder layer the page does not know) is decoded in the
+kernel, as before: the browser sends the code, Python decodes and sends the pixels.
+
+Everything the controls do is also a method (:meth:`LatentExplorer.set_code`,
 :meth:`~LatentExplorer.encode_image`, :meth:`~LatentExplorer.reset`,
 :meth:`~LatentExplorer.select_model`), so it can be scripted and tested without a
-browser. Images are sent to the browser as PNG bytes (dark ink on white, like the
-course's figures), enlarged with nearest-neighbour pixels.
-
-A slider update calls the model's ``decode`` on one code; for a course VAE that is
-a traced TensorFlow function, about a millisecond per update.
-
-Moving the sliders of a displayed explorer from code while the browser is still
-creating its views (in the same "Run All") can leave the page showing stale slider
-positions, an ipywidgets front-end race; script an explorer that is not displayed,
-or wait until it has appeared.
+browser. The same module also runs on a static web page with no kernel:
+:func:`static_explorer_html` writes a self-contained snippet for the shipped models.
 """
 
 from __future__ import annotations
 
-import html
+import base64
 import io
+import json
+import re
+from functools import cache
+from pathlib import Path
 from typing import Any, Mapping
 
+import anywidget
 import numpy as np
+import traitlets
 
 from course_utils._validation import check_array, check_images, check_positive_int
-from course_utils.latent_space import decode_point
 
-__all__ = ["LatentExplorer", "image_to_uint8", "latent_explorer", "render_png"]
+__all__ = [
+    "ExplorerWidget",
+    "LatentExplorer",
+    "clean_image_index",
+    "explorer_module_source",
+    "image_to_uint8",
+    "latent_explorer",
+    "render_png",
+    "static_explorer_data",
+    "static_explorer_html",
+]
 
 DEFAULT_SCALE = 8
-SLIDER_STEP = 0.01  # the browser snaps slider values to this step
+SLIDER_STEP = 0.01   # codes are snapped to this grid, as the page's sliders snap them
+KEY_STEP = 0.1       # one arrow-key press in the page
+MAP_POINTS = 2000    # at most this many test codes on the 2-D map
+JS_DIR = Path(__file__).resolve().parent / "explorer_js"
+_JS_IMPORT = 'import { base64ToBytes, loadDecoder } from "./decoder.js";'
+STATIC_FORMAT = "course-utils-explorer"
 
 
 # ---------------------------------------------------------------------- rendering
@@ -94,7 +116,142 @@ def render_png(image: object, scale: int = DEFAULT_SCALE) -> bytes:
     return buffer.getvalue()
 
 
-# ----------------------------------------------------------------------- decoding
+def _base64(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _grey_base64(image: np.ndarray) -> str:
+    """Grey levels of an image (h, w) as base64 bytes, row by row (the page draws them)."""
+    return _base64(image_to_uint8(image), "u1")
+
+
+def _snap(values: np.ndarray, limit: float) -> np.ndarray:
+    """Clip to ``[-limit, limit]`` and round half up to the 0.01 grid, as the page does."""
+    clipped = np.clip(np.asarray(values, dtype=np.float64), -limit, limit)
+    return np.floor(clipped / SLIDER_STEP + 0.5) / round(1 / SLIDER_STEP)
+
+
+# ------------------------------------------------------------------ test images
+
+def _ink_components(mask: np.ndarray) -> list[np.ndarray]:
+    """The 8-connected components of a boolean image, as arrays of (row, col)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    components = []
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack, members = [start], []
+        while stack:
+            row, col = stack.pop()
+            members.append((row, col))
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    r, c = row + dr, col + dc
+                    if 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and mask[r, c] \
+                            and not seen[r, c]:
+                        seen[r, c] = True
+                        stack.append((r, c))
+        components.append(np.array(members))
+    return components
+
+
+def clean_image_index(images: object, *, ink: float = 0.2, limit: int = 200) -> int:
+    """Index of the first image whose ink is one piece, with no stray marks beside it.
+
+    An image counts as clean when its pixels above ``ink`` form one 8-connected
+    component and every pixel outside that component's bounding box is exactly 0
+    (no faint specks either).
+
+    Parameters
+    ----------
+    images : array-like of shape (n, h, w) or (n, h, w, 1)
+        Pixel values in [0, 1].
+    ink : float
+        The grey level above which a pixel counts as ink.
+    limit : int
+        Look at the first ``limit`` images only.
+
+    Returns
+    -------
+    int
+        That index, or 0 if none of the first ``limit`` images is clean.
+    """
+    batch = check_images(images, "images")
+    for index, image in enumerate(batch[:limit]):
+        components = _ink_components(image > ink)
+        if len(components) != 1:
+            continue
+        (top, left), (bottom, right) = components[0].min(axis=0), components[0].max(axis=0)
+        outside = image.copy()
+        outside[top:bottom + 1, left:right + 1] = 0.0
+        if not outside.any():
+            return index
+    return 0
+
+
+# ------------------------------------------------------------------- the module
+
+@cache
+def explorer_module_source() -> str:
+    """The explorer's front end as one ES module: ``decoder.js`` then ``explorer.js``.
+
+    The notebook widget runs it (as anywidget's ``_esm``) and so does the static page.
+    It exports ``render`` (also as the default export's ``render``), ``mountStatic``,
+    ``createStaticModel`` and ``loadDecoder``.
+
+    Returns
+    -------
+    str
+        JavaScript source.
+    """
+    decoder = (JS_DIR / "decoder.js").read_text(encoding="utf-8")
+    explorer = (JS_DIR / "explorer.js").read_text(encoding="utf-8")
+    first_line, _, rest = explorer.partition("\n")
+    if first_line.strip() != _JS_IMPORT:
+        raise RuntimeError(f"{JS_DIR / 'explorer.js'} must start with the line {_JS_IMPORT!r}"
+                           f" (it is bundled after decoder.js); it starts {first_line!r}.")
+    return f"{decoder}\n// ---- explorer.js ----\n{rest}"
+
+
+class ExplorerWidget(anywidget.AnyWidget):
+    """The explorer's synced state; its front end is :func:`explorer_module_source`.
+
+    :class:`LatentExplorer` owns one and reacts to its changes; a page with no kernel
+    holds the same traits in a plain object. Codes and images travel as plain lists and
+    base64 strings, which ipywidgets 7 and 8 both carry unchanged.
+    """
+
+    _esm = explorer_module_source()
+    #: menu entries and the one chosen there (the page sets ``model_name``)
+    model_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    model_name = traitlets.Unicode().tag(sync=True)
+    #: the model whose data the traits below hold, set last when switching
+    active_model = traitlets.Unicode().tag(sync=True)
+    latent_dim = traitlets.Int(0).tag(sync=True)
+    slider_range = traitlets.Float(3.0).tag(sync=True)
+    key_step = traitlets.Float(KEY_STEP).tag(sync=True)
+    scale = traitlets.Int(DEFAULT_SCALE).tag(sync=True)
+    image_shape = traitlets.List(traitlets.Int(), default_value=[28, 28]).tag(sync=True)
+    #: the current code, shape (latent_dim,); set by the page and by Python
+    code = traitlets.List(traitlets.Float()).tag(sync=True)
+    #: the decoder spec (page_decoder.export_decoder), or None: the kernel decodes
+    spec = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    fallback_reason = traitlets.Unicode().tag(sync=True)
+    #: grey levels (base64 uint8, h * w) decoded by the kernel, when there is no spec
+    pixels = traitlets.Unicode().tag(sync=True)
+    #: the chosen test image (grey levels, like pixels), its index, how many there are
+    original = traitlets.Unicode().tag(sync=True)
+    index = traitlets.Int(0).tag(sync=True)
+    n_images = traitlets.Int(0).tag(sync=True)
+    #: for 2-D models: {"codes": base64 float32 (n, 2), "labels": base64 uint8 (n,) or
+    #: None, "class_names": [...]}; None otherwise
+    points = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    #: what the last action did, shown before the code
+    note = traitlets.Unicode().tag(sync=True)
+
+
+# -------------------------------------------------------------------- the models
 
 def _model_latent_dim(model: object, name: str) -> int:
     latent_dim = getattr(model, "latent_dim", None)
@@ -104,6 +261,160 @@ def _model_latent_dim(model: object, name: str) -> int:
                         f"latent_dim) or the name of a shipped model; got "
                         f"{type(model).__name__}.")
     return int(latent_dim)
+
+
+def _check_sources(models: object) -> dict[str, object]:
+    from course_utils.pretrained import PRETRAINED
+
+    if models is None:
+        return {name: name for name in PRETRAINED}
+    if not isinstance(models, Mapping):
+        _model_latent_dim(models, "your model")
+        return {"your model": models}
+    if not models:
+        raise ValueError("models must name at least one model; got an empty mapping. Pass "
+                         "None for the shipped models, or {'label': vae}.")
+    sources = {}
+    for label, model in models.items():
+        if not isinstance(label, str):
+            raise TypeError(f"model labels must be strings; got {label!r}.")
+        if isinstance(model, str):
+            if model not in PRETRAINED:
+                raise ValueError(f"models[{label!r}] = {model!r} is not a shipped model; "
+                                 f"the shipped models are {sorted(PRETRAINED)}.")
+        else:
+            _model_latent_dim(model, label)
+        sources[label] = model
+    return sources
+
+
+def _per_model(value: object, sources: Mapping[str, object], name: str,
+               check: Any) -> dict[str, Any] | Any:
+    """``value`` checked with ``check``: one for all models, or a mapping per menu label."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(sources))
+        if unknown:
+            raise ValueError(f"{name} has entries {unknown} for models that are not in the "
+                             f"menu {list(sources)}.")
+        return {label: check(item, f"{name}[{label!r}]") for label, item in value.items()}
+    return check(value, name)
+
+
+def _check_labels(value: object, name: str) -> np.ndarray:
+    labels = np.asarray(value)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or \
+            (labels.size and (labels.min() < 0 or labels.max() > 255)):
+        raise ValueError(f"{name} must be integer class labels 0-255, shape (n,); got "
+                         f"{labels.dtype} of shape {labels.shape}. Pass e.g. data.y_test.")
+    return labels
+
+
+class _Catalogue:
+    """The menu's models, loaded when first needed, with their test images and page specs."""
+
+    def __init__(self, models: object, images: object, labels: object) -> None:
+        self.sources = _check_sources(models)
+        self.images = _per_model(images, self.sources, "images", check_images)
+        self.labels = _per_model(labels, self.sources, "labels", _check_labels)
+        self._loaded: dict[str, Any] = {}
+        self._datasets: dict[str, Any] = {}
+        self._specs: dict[str, tuple[dict | None, str]] = {}
+        self._points: dict[str, dict | None] = {}
+        self._clean: dict[str, int] = {}
+        for label in self.sources:
+            images, labels = self._own(self.images, label), self._own(self.labels, label)
+            if labels is not None and (images is None or len(labels) != len(images)):
+                raise ValueError(f"labels for {label!r} must come with images, one label per "
+                                 f"image ({0 if images is None else len(images)}); got "
+                                 f"{len(labels)} labels.")
+
+    def model(self, name: str) -> object:
+        if name not in self._loaded:
+            source = self.sources[name]
+            if isinstance(source, str):
+                from course_utils.pretrained import load_pretrained
+
+                source = load_pretrained(source)
+            self._loaded[name] = source
+        return self._loaded[name]
+
+    @property
+    def loaded(self) -> list[str]:
+        return list(self._loaded)
+
+    def _dataset(self, name: str, load: bool = True):
+        source = self.sources[name]
+        if not isinstance(source, str):
+            return None
+        from course_utils.pretrained import PRETRAINED
+
+        dataset = PRETRAINED[source].dataset
+        if dataset not in self._datasets and load:
+            from course_utils.data import load_dataset
+
+            self._datasets[dataset] = load_dataset(dataset, embedded_only=True)
+        return self._datasets.get(dataset)
+
+    def _own(self, table: object, name: str) -> Any:
+        if isinstance(table, dict):
+            return table.get(name)
+        return table
+
+    def test_images(self, name: str, load: bool = True) -> np.ndarray | None:
+        """Images of shape (n, h, w) for the encode button, or None."""
+        own = self._own(self.images, name)
+        if own is not None:
+            return own
+        data = self._dataset(name, load)
+        return None if data is None else check_images(data.x_test, "test images")
+
+    def test_labels(self, name: str) -> np.ndarray | None:
+        """Classes of :meth:`test_images`, shape (n,), or None."""
+        if self._own(self.images, name) is not None:
+            return self._own(self.labels, name)
+        data = self._dataset(name, load=False)
+        return None if data is None else np.asarray(data.y_test)
+
+    def class_names(self, name: str, labels: np.ndarray) -> list[str]:
+        data = self._dataset(name, load=False)
+        if data is not None and self._own(self.labels, name) is None:
+            return list(data.class_names)
+        return [str(k) for k in range(int(labels.max()) + 1)] if labels.size else []
+
+    def clean_index(self, name: str) -> int:
+        if name not in self._clean:
+            images = self.test_images(name)
+            self._clean[name] = 0 if images is None else clean_image_index(images)
+        return self._clean[name]
+
+    def spec(self, name: str) -> tuple[dict | None, str]:
+        """The page spec of a model's decoder, or None and the reason."""
+        if name not in self._specs:
+            from course_utils.page_decoder import try_export_decoder
+
+            self._specs[name] = try_export_decoder(self.model(name))
+        return self._specs[name]
+
+    def refuse_spec(self, name: str, reason: str) -> None:
+        self._specs[name] = (None, reason)
+
+    def points(self, name: str) -> dict | None:
+        """The map's data for a 2-D model with test images, or None."""
+        if name not in self._points:
+            model, images = self.model(name), self.test_images(name)
+            points = None
+            if _model_latent_dim(model, name) == 2 and images is not None:
+                shown = images[:MAP_POINTS]
+                codes = np.asarray(model.encode(shown[..., None])[0], dtype=np.float32)
+                labels = self.test_labels(name)
+                points = {"codes": _base64(codes, "<f4"), "labels": None, "class_names": []}
+                if labels is not None:
+                    points["labels"] = _base64(labels[:MAP_POINTS], "u1")
+                    points["class_names"] = self.class_names(name, labels)
+            self._points[name] = points
+        return self._points[name]
 
 
 # ----------------------------------------------------------------------- explorer
@@ -122,6 +433,8 @@ class LatentExplorer:
         or one per menu label. Shipped models without images of their own use the
         embedded test subset of the dataset they were trained on; a model of yours
         without images cannot encode (the button is disabled).
+    labels : None, int array of shape (n,), or mapping of str to such arrays
+        Classes of those images, to colour the 2-D map (shipped models have theirs).
     scale : int
         Screen pixels per image pixel.
     slider_range : float
@@ -130,109 +443,32 @@ class LatentExplorer:
 
     Attributes
     ----------
-    model_menu : ipywidgets.Dropdown
-    sliders : list of ipywidgets.FloatSlider
-        One per latent dimension of the current model, ``z1, z2, ...``.
-    image, original : ipywidgets.Image
-        The decoded image and the chosen test image (PNG).
-    index : ipywidgets.BoundedIntText
-        Which test image the encode button uses.
-    encode_button, reset_button : ipywidgets.Button
-    status : ipywidgets.HTML
-        The current code, and what the last action did.
+    widget : ExplorerWidget
+        The anywidget to display (displaying the explorer shows it).
     decoded : numpy.ndarray of shape (28, 28)
-        Pixel probabilities of the image on display.
+        Pixel probabilities of the image for the current code.
     """
 
-    def __init__(self, models: object = None, images: object = None, *,
+    def __init__(self, models: object = None, images: object = None, *, labels: object = None,
                  scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> None:
-        import ipywidgets as widgets
-
-        self._widgets = widgets
         self.scale = check_positive_int(scale, "scale")
         if isinstance(slider_range, bool) or not isinstance(slider_range, (int, float)) \
                 or not 0 < slider_range < 100:
             raise ValueError(f"slider_range must be a positive number of prior standard "
                              f"deviations such as 3.0; got {slider_range!r}.")
         self.slider_range = float(slider_range)
-        self._sources = self._check_models(models)
-        self._images = self._check_image_sets(images)
-        self._loaded: dict[str, Any] = {}
-        self._dataset_images: dict[str, np.ndarray] = {}
+        self._catalogue = _Catalogue(models, images, labels)
         self._busy = False
-        self._note = ""
-
-        first = next(iter(self._sources))
-        self.model_menu = widgets.Dropdown(options=list(self._sources), value=first,
-                                           description="model")
-        self.sliders: list = []
-        self._slider_box = widgets.VBox()
-        size = f"{28 * self.scale}px"
-        self.image = widgets.Image(format="png", width=size, height=size)
-        self.original = widgets.Image(format="png", width=size, height=size)
-        self.index = widgets.BoundedIntText(value=0, min=0, max=0, description="test image")
-        self.encode_button = widgets.Button(description="Encode test image",
-                                            tooltip="move the sliders to this image's code")
-        self.reset_button = widgets.Button(description="Reset to origin",
-                                           tooltip="set every slider to 0")
-        self.status = widgets.HTML()
-        self._root = widgets.HBox([
-            widgets.VBox([self.model_menu, self._slider_box,
-                          widgets.HBox([self.index, self.encode_button]),
-                          self.reset_button, self.status]),
-            widgets.VBox([widgets.HTML("<b>decoded from the code</b>"), self.image]),
-            widgets.VBox([widgets.HTML("<b>test image</b>"), self.original]),
-        ])
-        self.model_menu.observe(self._on_model_change, names="value")
-        self.index.observe(self._on_index_change, names="value")
-        self.encode_button.on_click(lambda _: self.encode_image(self.index.value))
-        self.reset_button.on_click(lambda _: self.reset())
-        self._activate(first)
-
-    # ------------------------------------------------------------------ checks
-
-    @staticmethod
-    def _check_models(models: object) -> dict[str, object]:
-        from course_utils.pretrained import PRETRAINED
-
-        if models is None:
-            return {name: name for name in PRETRAINED}
-        if not isinstance(models, Mapping):
-            _model_latent_dim(models, "your model")
-            return {"your model": models}
-        if not models:
-            raise ValueError("models must name at least one model; got an empty mapping.")
-        sources = {}
-        for label, model in models.items():
-            if not isinstance(label, str):
-                raise TypeError(f"model labels must be strings; got {label!r}.")
-            if isinstance(model, str):
-                if model not in PRETRAINED:
-                    raise ValueError(f"models[{label!r}] = {model!r} is not a shipped model; "
-                                     f"the shipped models are {sorted(PRETRAINED)}.")
-            else:
-                _model_latent_dim(model, label)
-            sources[label] = model
-        return sources
-
-    def _check_image_sets(self, images: object) -> dict[str, np.ndarray] | np.ndarray | None:
-        if images is None:
-            return None
-        if isinstance(images, Mapping):
-            unknown = sorted(set(images) - set(self._sources))
-            if unknown:
-                raise ValueError(f"images has entries {unknown} for models that are not in "
-                                 f"the menu {list(self._sources)}.")
-            return {label: check_images(value, f"images[{label!r}]")
-                    for label, value in images.items()}
-        return check_images(images, "images")
-
-    # ------------------------------------------------------------ properties
-
-    @property
-    def widget(self):
-        """The widget to display (an ``ipywidgets.HBox``)."""
-        return self._root
+        self._index_chosen = False
+        self._decoded_cache: tuple[tuple, np.ndarray] | None = None
+        names = list(self._catalogue.sources)
+        self.widget = ExplorerWidget(model_names=names, model_name=names[0],
+                                     slider_range=self.slider_range, scale=self.scale)
+        self._activate(names[0])
+        self.widget.observe(self._on_model_name, names="model_name")
+        self.widget.observe(self._on_code, names="code")
+        self.widget.observe(self._on_index, names="index")
+        self.widget.on_msg(self._on_message)
 
     def _ipython_display_(self) -> None:
         """Display :attr:`widget`, so that an explorer shows as a notebook cell's value.
@@ -243,47 +479,70 @@ class LatentExplorer:
         """
         from IPython.display import display
 
-        display(self._root)
+        display(self.widget)
+
+    # ------------------------------------------------------------ properties
 
     @property
     def model_name(self) -> str:
         """The menu label of the current model."""
-        return self.model_menu.value
+        return self.widget.active_model
 
     @property
     def model(self) -> object:
         """The current model (loading a shipped one if needed)."""
-        return self._model(self.model_name)
+        return self._catalogue.model(self.model_name)
 
     @property
     def latent_dim(self) -> int:
-        return len(self.sliders)
+        return self.widget.latent_dim
 
     @property
     def code(self) -> np.ndarray:
-        """The sliders' values, shape ``(latent_dim,)``."""
-        return np.array([slider.value for slider in self.sliders], dtype=np.float64)
+        """The current code, shape ``(latent_dim,)``."""
+        return np.array(self.widget.code, dtype=np.float64)
+
+    @property
+    def decodes_in_page(self) -> bool:
+        """True when the browser decodes (the decoder spec went to the page)."""
+        return self.widget.spec is not None
 
     @property
     def test_images(self) -> np.ndarray | None:
         """The images the encode button chooses from for the current model, ``(n, 28, 28)``."""
-        return self._test_images(self.model_name)
+        return self._catalogue.test_images(self.model_name)
+
+    @property
+    def decoded(self) -> np.ndarray:
+        """Pixel probabilities for the current code, shape (28, 28), decoded in Python."""
+        key = (self.model_name, tuple(self.widget.code))
+        if self._decoded_cache is None or self._decoded_cache[0] != key:
+            from course_utils.latent_space import decode_point
+
+            self._decoded_cache = (key, decode_point(self.model, self.code.astype(np.float32)))
+        return self._decoded_cache[1]
+
+    @property
+    def status(self) -> str:
+        """The status line the page shows: the last action, then the code and its length."""
+        values = ", ".join(f"{value:.2f}" for value in self.code)
+        return f"{self.widget.note}z = ({values}), |z| = {np.linalg.norm(self.code):.2f}"
 
     # ------------------------------------------------------------- actions
 
     def select_model(self, name: str) -> None:
         """Switch to the model with menu label ``name`` (as the menu does)."""
-        if name not in self._sources:
+        if name not in self._catalogue.sources:
             raise ValueError(f"no model is called {name!r} here; choose one of "
-                             f"{list(self._sources)}.")
-        self.model_menu.value = name
+                             f"{list(self._catalogue.sources)}.")
+        self._activate(name)
 
     def set_code(self, z: object) -> None:
-        """Move the sliders to code ``z`` and redraw once.
+        """Move the code to ``z`` and redraw once.
 
-        Each value is clipped to the slider range and rounded to the slider step
-        (0.01), as a browser would snap it; :attr:`code` and the image then show
-        exactly what the sliders show.
+        Each value is clipped to the slider range and rounded to 0.01, as the page's
+        sliders snap it; :attr:`code` and the image then show exactly what the sliders
+        show.
 
         Parameters
         ----------
@@ -295,26 +554,17 @@ class LatentExplorer:
                              f"{self.model_name!r}; got shape {code.shape}.")
         if not np.all(np.isfinite(code)):
             raise ValueError(f"z must be finite; got {code}.")
-        clipped = np.clip(code.astype(np.float64), -self.slider_range, self.slider_range)
-        self._note = ("" if np.array_equal(clipped, code) else
-                      f"clipped to the slider range +-{self.slider_range:g}; ")
-        snapped = np.round(np.round(clipped / SLIDER_STEP) * SLIDER_STEP, 10)
-        self._busy = True
-        try:
-            for slider, value in zip(self.sliders, snapped):
-                slider.value = float(value)
-        finally:
-            self._busy = False
-        self._update()
+        snapped = _snap(code, self.slider_range)
+        clipped = not np.array_equal(np.clip(code, -self.slider_range, self.slider_range), code)
+        self._show(snapped, f"clipped to the slider range +-{self.slider_range:g}; "
+                   if clipped else "")
 
     def reset(self) -> None:
-        """Move every slider to 0, the prior's mean (the reset button)."""
-        self.set_code(np.zeros(self.latent_dim))
-        self._note = "reset to the origin; "
-        self._show_status()
+        """Move the code to 0, the prior's mean (the reset button)."""
+        self._show(np.zeros(self.latent_dim), "reset to the origin; ")
 
     def encode_image(self, index: int) -> np.ndarray:
-        """Encode test image ``index`` and move the sliders to its posterior mean.
+        """Encode test image ``index`` and move the code to its posterior mean.
 
         Returns
         -------
@@ -329,114 +579,239 @@ class LatentExplorer:
         if index >= len(images):
             raise ValueError(f"index must be below {len(images)}, the number of test "
                              f"images; got {index}.")
-        self.index.value = index
+        self._index_chosen = True
+        self.widget.index = index
         z_mean, _ = self.model.encode(images[index:index + 1])
         z_mean = np.asarray(z_mean, dtype=np.float64)[0]
-        self.set_code(z_mean)
-        self._note = f"encoded test image {index}; " + self._note
-        self._show_status()
+        snapped = _snap(z_mean, self.slider_range)
+        clipped = not np.array_equal(np.clip(z_mean, -self.slider_range, self.slider_range),
+                                     z_mean)
+        self._show(snapped, f"encoded test image {index}; " +
+                   ("clipped to the slider range; " if clipped else ""))
         return z_mean
 
     # ------------------------------------------------------------ internals
 
-    def _model(self, name: str) -> object:
-        if name not in self._loaded:
-            source = self._sources[name]
-            if isinstance(source, str):
-                from course_utils.pretrained import load_pretrained
+    def _show(self, code: np.ndarray, note: str) -> None:
+        """Put a code (already snapped) and a note on display, and redraw."""
+        self._busy = True
+        try:
+            with self.widget.hold_sync():
+                self.widget.note = note
+                self.widget.code = [float(value) for value in code]
+                self._redraw()
+        finally:
+            self._busy = False
 
-                source = load_pretrained(source)
-            self._loaded[name] = source
-        return self._loaded[name]
-
-    def _test_images(self, name: str) -> np.ndarray | None:
-        if isinstance(self._images, dict):
-            if name in self._images:
-                return self._images[name]
-        elif self._images is not None:
-            return self._images
-        source = self._sources[name]
-        if not isinstance(source, str):
-            return None
-        from course_utils.pretrained import PRETRAINED
-
-        dataset = PRETRAINED[source].dataset
-        if dataset not in self._dataset_images:
-            from course_utils.data import load_dataset
-
-            self._dataset_images[dataset] = check_images(
-                load_dataset(dataset, embedded_only=True).x_test, "test images")
-        return self._dataset_images[dataset]
+    def _redraw(self) -> None:
+        """The kernel's share of a redraw: nothing when the page decodes."""
+        if self.widget.spec is None:
+            self.widget.pixels = _grey_base64(self.decoded)
 
     def _activate(self, name: str) -> None:
-        model = self._model(name)
+        catalogue = self._catalogue
+        model = catalogue.model(name)
         latent_dim = _model_latent_dim(model, name)
-        for slider in self.sliders:
-            slider.close()
-        self.sliders = [
-            self._widgets.FloatSlider(value=0.0, min=-self.slider_range,
-                                      max=self.slider_range, step=SLIDER_STEP,
-                                      description=f"z{i + 1}", continuous_update=True,
-                                      readout_format=".2f",
-                                      layout=self._widgets.Layout(width="380px"))
-            for i in range(latent_dim)]
-        for slider in self.sliders:
-            slider.observe(self._on_slider, names="value")
-        self._slider_box.children = tuple(self.sliders)
-        images = self._test_images(name)
-        can_encode = images is not None
-        self.encode_button.disabled = self.index.disabled = not can_encode
-        if can_encode:
-            self.index.max = len(images) - 1
-            self.index.value = min(self.index.value, len(images) - 1)
-        self._show_original()
-        self._note = f"model {name!r}, {latent_dim}-D latent space; "
-        self._update()
+        spec, reason = catalogue.spec(name)
+        images = catalogue.test_images(name)
+        count = 0 if images is None else len(images)
+        index = self.widget.index if self._index_chosen and self.widget.index < count \
+            else catalogue.clean_index(name)
+        points = catalogue.points(name)
+        self._busy = True
+        try:
+            with self.widget.hold_sync():
+                widget = self.widget
+                widget.model_name = name
+                widget.latent_dim = latent_dim
+                widget.spec = spec
+                widget.fallback_reason = reason
+                widget.points = points
+                widget.n_images = count
+                widget.index = index
+                widget.original = _grey_base64(images[index]) if count else ""
+                widget.code = [0.0] * latent_dim
+                widget.note = f"model {name!r}, {latent_dim}-D latent space; "
+                widget.active_model = name
+                self._redraw()
+        finally:
+            self._busy = False
 
-    def _update(self) -> None:
+    def _on_model_name(self, change: dict) -> None:
+        if self._busy or change["new"] == self.widget.active_model:
+            return
+        try:
+            self._activate(change["new"])
+        except Exception as error:  # a broken model file, say: keep the explorer usable
+            previous = self.widget.active_model
+            self._busy = True
+            try:
+                self.widget.model_name = previous
+            finally:
+                self._busy = False
+            self.widget.note = f"could not open {change['new']!r}: {error}; "
+
+    def _on_code(self, change: dict) -> None:
+        """A code from the page (a slider, the map): check it, then redraw if needed."""
         if self._busy:
             return
-        model = self._model(self.model_name)
-        self.decoded = decode_point(model, self.code.astype(np.float32))
-        self.image.value = render_png(self.decoded, self.scale)
-        self._show_status()
+        old, new = change["old"], change["new"]
+        valid = len(new) == self.latent_dim and all(np.isfinite(new))
+        if not valid:  # e.g. a late code from the model shown before: put back the last one
+            restore = old if len(old) == self.latent_dim else [0.0] * self.latent_dim
+            self._show(np.asarray(restore, dtype=np.float64), self.widget.note)
+            return
+        if len(old) == len(new) and np.max(np.abs(np.subtract(new, old)), initial=0) < 1e-9:
+            return  # the page echoing a value back, rounded differently
+        self.widget.note = ""
+        self._redraw()
 
-    def _show_status(self) -> None:
-        values = ", ".join(f"{value:.2f}" for value in self.code)
-        self.status.value = (f"<small>{html.escape(self._note)}z = ({values}), "
-                             f"|z| = {np.linalg.norm(self.code):.2f}</small>")
-
-    def _show_original(self) -> None:
+    def _on_index(self, change: dict) -> None:
         images = self.test_images
-        if images is None:
-            self.original.value = render_png(np.zeros((28, 28)), self.scale)
-        else:
-            self.original.value = render_png(images[self.index.value], self.scale)
+        if self._busy or images is None:
+            return
+        index = min(max(int(change["new"]), 0), len(images) - 1)
+        if index != change["new"]:
+            self.widget.index = index
+            return
+        self._index_chosen = True
+        self.widget.original = _grey_base64(images[index])
 
-    def _on_slider(self, change: dict) -> None:
-        if abs(change["new"] - change["old"]) < 1e-9:
-            return  # the browser echoing a value back, rounded differently
-        if not self._busy:  # a hand on a slider; set_code redraws once itself
-            self._note = ""
-            self._update()
+    def _on_message(self, _widget: object, content: dict, _buffers: object) -> None:
+        """Buttons in the page: encode, reset; and a page that cannot run the spec."""
+        event = content.get("event") if isinstance(content, dict) else None
+        try:
+            if event == "encode":
+                self.encode_image(int(content.get("index", self.widget.index)))
+            elif event == "reset":
+                self.reset()
+            elif event == "page_failed" and content.get("model") == self.model_name:
+                self._catalogue.refuse_spec(self.model_name, str(content.get("error")))
+                self._activate(self.model_name)
+        except (TypeError, ValueError) as error:
+            self.widget.note = f"{error} "
 
-    def _on_index_change(self, change: dict) -> None:
-        self._show_original()
 
-    def _on_model_change(self, change: dict) -> None:
-        self._activate(change["new"])
-
-
-def latent_explorer(models: object = None, images: object = None, *,
-                    scale: int = DEFAULT_SCALE, slider_range: float = 3.0):
+def latent_explorer(models: object = None, images: object = None, *, labels: object = None,
+                    scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> ExplorerWidget:
     """Build a :class:`LatentExplorer` and return its widget.
 
     Parameters are those of :class:`LatentExplorer`.
 
     Returns
     -------
-    ipywidgets.Widget
+    ExplorerWidget
         Display it as a cell's value. (Keep a :class:`LatentExplorer` instead if you
-        want to move the sliders from code.)
+        want to move the code from Python.)
     """
-    return LatentExplorer(models, images, scale=scale, slider_range=slider_range).widget
+    return LatentExplorer(models, images, labels=labels, scale=scale,
+                          slider_range=slider_range).widget
+
+
+# ------------------------------------------------------------------ static page
+
+def static_explorer_data(models: object = None, images: object = None, *,
+                         labels: object = None, n_images: int = 100,
+                         scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> dict:
+    """Everything a page with no kernel needs to run the explorer, as JSON-able data.
+
+    For each model: its decoder spec, its 2-D map, and its first ``n_images`` test images
+    with their codes (posterior means, computed here), so that Encode works without a
+    kernel. The shipped models take about 1.7 MB as JSON.
+
+    Parameters
+    ----------
+    models, images, labels
+        As for :class:`LatentExplorer` (default: the shipped models).
+    n_images : int
+        Test images per model that the page can show and encode.
+    scale : int
+        Screen pixels per image pixel.
+    slider_range : float
+        Half-width of the sliders' range.
+
+    Returns
+    -------
+    dict
+        ``{"format", "version", "model_names", "models": {name: {"latent_dim", "spec",
+        "points", "images", "codes", "n_images", "default_index"}}, "slider_range",
+        "key_step", "scale", "image_shape"}``; ``images`` are base64 grey levels
+        (uint8, ``(n, h, w)``), ``codes`` base64 float32 ``(n, latent_dim)``.
+
+    Raises
+    ------
+    ValueError
+        If a model's decoder cannot run in the page (the message says why): a page
+        without a kernel has no other way to decode.
+    """
+    n_images = check_positive_int(n_images, "n_images")
+    scale = check_positive_int(scale, "scale")
+    catalogue = _Catalogue(models, images, labels)
+    entries = {}
+    for name in catalogue.sources:
+        spec, reason = catalogue.spec(name)
+        if spec is None:
+            raise ValueError(f"model {name!r} cannot be decoded in a page without a kernel: "
+                             f"{reason}. Leave it out of models=.")
+        model = catalogue.model(name)
+        test_images = catalogue.test_images(name)
+        entry = {"latent_dim": spec["latent_dim"], "spec": spec,
+                 "points": catalogue.points(name), "images": "", "codes": "",
+                 "n_images": 0, "default_index": 0}
+        if test_images is not None:
+            shown = test_images[:n_images]
+            codes = np.asarray(model.encode(shown[..., None])[0], dtype=np.float32)
+            entry.update(images=_base64(np.stack([image_to_uint8(im) for im in shown]), "u1"),
+                         codes=_base64(codes, "<f4"), n_images=len(shown),
+                         default_index=clean_image_index(shown))
+        entries[name] = entry
+    first_spec = entries[next(iter(entries))]["spec"]
+    return {"format": STATIC_FORMAT, "version": 1, "model_names": list(entries),
+            "models": entries, "slider_range": float(slider_range), "key_step": KEY_STEP,
+            "scale": scale, "image_shape": first_spec["image_shape"]}
+
+
+_ELEMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def static_explorer_html(data: dict | None = None, *,
+                         element_id: str = "latent-explorer") -> str:
+    """A self-contained HTML snippet that shows a working explorer with no kernel.
+
+    Paste it into any page (it needs no other file and no network): a ``<div>``, the
+    data as JSON, and an inline ES module (the explorer's front end) that mounts it.
+    Inline, so it also works from ``file://`` pages, where browsers refuse to load
+    module files.
+
+    Parameters
+    ----------
+    data : dict, optional
+        From :func:`static_explorer_data`; default: the shipped models.
+    element_id : str
+        The ``id`` of the explorer's ``<div>`` (letters, digits, ``-`` and ``_``,
+        starting with a letter); use a different one for each explorer on a page.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
+    if not isinstance(element_id, str) or not _ELEMENT_ID.match(element_id):
+        raise ValueError(f"element_id must be letters, digits, '-' or '_', starting with a "
+                         f"letter, such as 'latent-explorer'; got {element_id!r}.")
+    if data is None:
+        data = static_explorer_data()
+    if not isinstance(data, dict) or data.get("format") != STATIC_FORMAT:
+        raise ValueError("data must come from static_explorer_data(); got "
+                         f"{type(data).__name__}.")
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    module = explorer_module_source()
+    if "</script" in module.lower():
+        raise RuntimeError("the explorer's module contains '</script', which would end the "
+                           "inline script early.")
+    return (f'<div id="{element_id}" class="vae-course-explorer"></div>\n'
+            f'<script type="application/json" id="{element_id}-data">{payload}</script>\n'
+            f'<script type="module">\n{module}\n'
+            f'mountStatic(document.getElementById({json.dumps(element_id)}), JSON.parse('
+            f'document.getElementById({json.dumps(element_id + "-data")}).textContent));\n'
+            "</script>\n")

@@ -43,6 +43,7 @@ are stored as float16), which halves the size; ``bias`` may be null.
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any
 
 import numpy as np
@@ -213,9 +214,9 @@ def _layer_chain(decoder) -> list:
 
 
 def _decoder_of(model) -> tuple[Any, int, tuple[int, int]]:
-    from course_utils.vae import VAE
-
-    if not isinstance(model, VAE):
+    vae_module = sys.modules.get("course_utils.vae")  # not imported: no VAE exists yet
+    VAE = getattr(vae_module, "VAE", None)  # noqa: N806
+    if VAE is None or not isinstance(model, VAE):
         raise _Unsupported(f"{type(model).__name__} is not a course VAE "
                            "(course_utils.vae.VAE), so its decode is unknown to the page")
     for method in ("decode", "_traced_decode"):
