@@ -91,7 +91,7 @@ def _provision(root: Path) -> None:
     _write_nbgrader_config(root / "home" / INSTRUCTOR, common + [
         f"c.CourseDirectory.root = {str(root / 'home' / INSTRUCTOR / 'course')!r}",
         "c.ExecutePreprocessor.timeout = 600  # the training cells take minutes",
-        "c.CollectApp.check_owner = False  # one Unix user owns every submission here",
+        "c.ExchangeCollect.check_owner = False  # one Unix user owns every submission here",
     ])
     for student in STUDENTS:
         # On a real hub nbgrader takes the student id from the Unix user name.
