@@ -270,3 +270,20 @@ def test_refused_result_renders():
 def test_forbidden_entries_must_be_functions_or_classes():
     with pytest.raises(TypeError, match="forbidden"):
         Exercise("x", check_double, reference, hints=("h",), forbidden=(42,))
+
+
+def test_graded_mode_sees_through_tf_function():
+    tf = pytest.importorskip("tensorflow")
+    module, function = sys.modules[__name__], "course_double"
+    spec = [tf.TensorSpec([], tf.float64)]
+    # Traced during the check: AutoGraph calls a converted copy of course_double.
+    traced_in_check = tf.function(lambda x: getattr(module, function)(x), input_signature=spec)
+    named = tf.function(lambda x: course_double(x), input_signature=spec)
+
+    def own(x):
+        return x + x
+
+    with graded_mode():
+        assert guarded.check(traced_in_check).status == "refused"
+        assert guarded.check(named).status == "refused"
+        assert guarded.check(tf.function(own, input_signature=spec)).passed

@@ -368,6 +368,15 @@ class _Shortcuts:
         return None
 
 
+_DISPATCH = object()
+_AUTOGRAPH_API = os.path.join("autograph", "impl", "api.py")
+
+
+def _is_autograph_dispatch(code: types.CodeType) -> bool:
+    """True for TensorFlow AutoGraph's ``converted_call``, which calls converted copies."""
+    return code.co_name == "converted_call" and code.co_filename.endswith(_AUTOGRAPH_API)
+
+
 class _CallRecorder:
     """Records calls of forbidden code made while the learner's answer runs."""
 
@@ -384,8 +393,16 @@ class _CallRecorder:
             code = frame.f_code
             label = labels.get(code, _MISSING)
             if label is _MISSING:
-                label = labels[code] = (shortcuts.code_label(code)
-                                        if code.co_filename.startswith(lesson_prefix) else None)
+                if _is_autograph_dispatch(code):
+                    label = labels[code] = _DISPATCH
+                else:
+                    label = labels[code] = (shortcuts.code_label(code)
+                                            if code.co_filename.startswith(lesson_prefix)
+                                            else None)
+            if label is _DISPATCH:
+                # tf.function runs a converted copy of each function it calls (new code),
+                # through converted_call(f, ...): look at the original, f.
+                label = shortcuts.object_label(frame.f_locals.get("f"))
             if label is not None and label not in hits:
                 hits.append(label)
 
