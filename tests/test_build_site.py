@@ -255,6 +255,7 @@ def test_index_lists_every_lesson_with_objectives_times_and_numbers(built):
     assert "stopped with an error" in index and "ValueError: boom" in index
     assert "test loss 1: 101 nats" in index and "test loss 3: 103 nats" in index
     assert "in fast mode in\n6m08s altogether" in index
+    assert 'href="mathjax/LICENSE"' in index and (out / "mathjax" / "LICENSE").is_file()
 
 
 def test_index_without_objectives_or_records_says_so(tmp_path):

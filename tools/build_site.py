@@ -731,6 +731,9 @@ folder.</p>
 <ol class="course-lessons">
 {cards}
 </ol>
+<footer class="course-index-footer">Built by <code>tools/build_site.py</code> from the
+executed lessons. Formulas are typeset by MathJax 2.7, included in <code>mathjax/</code>
+under the <a href="mathjax/LICENSE">Apache License 2.0</a>.</footer>
 </main>
 </body>
 </html>

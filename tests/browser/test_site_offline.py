@@ -102,9 +102,16 @@ def site_url(request, course_site, serve_directory) -> tuple[str, tuple[str, ...
     return base, (base,)
 
 
-def wait_for_maths(page) -> dict:
-    page.wait_for_function("window.MathJax && MathJax.isReady === true",
-                           timeout=MATHJAX_TIMEOUT_MS)
+def wait_for_maths(page, log) -> dict:
+    """Wait (bounded) until MathJax has typeset the page; return what it did."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("window.MathJax && MathJax.isReady === true",
+                               timeout=MATHJAX_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pytest.fail(f"MathJax was not ready after {MATHJAX_TIMEOUT_MS / 1000:.0f} s on "
+                    f"{page.url}:\n" + "\n".join(log.problems()))
     result = page.evaluate(MATHJAX_RESULT)
     page.evaluate("document.fonts.ready.then(() => true)")
     return result
@@ -132,7 +139,7 @@ def test_page_works_offline(stem, site_url, course_site, page_offline, screensho
     response = page.goto(url, wait_until="load")
     assert response is None or response.ok, f"{url}: HTTP {response.status}"
 
-    maths = wait_for_maths(page)
+    maths = wait_for_maths(page, log)
     assert maths["messages"] == [], f"MathJax reported errors: {maths['messages']}"
     assert maths["errorElements"] == 0, "some formulas show a TeX error"
     assert maths["jax"] == maths["scripts"], maths
