@@ -143,7 +143,15 @@ class Hub:
         self.seen.update(child.pid for child in children)
 
 
-def start_hub(root: Path, users: list[str], *, timeout: float = 180) -> Hub:
+class HubStartFailed(RuntimeError):
+    """The Hub exited while starting, or it or the proxy found its port taken."""
+
+
+_PORT_TAKEN = ("EADDRINUSE", "Address already in use")
+
+
+def start_hub(root: Path, users: list[str], *, timeout: float = 180,
+              attempts: int = 3) -> Hub:
     """Start JupyterHub on free ports of 127.0.0.1 and wait until its API answers.
 
     Parameters
@@ -153,7 +161,10 @@ def start_hub(root: Path, users: list[str], *, timeout: float = 180) -> Hub:
     users : list of str
         The class list: the only names allowed to log in.
     timeout : float
-        Seconds to wait for the Hub to answer through the proxy.
+        Seconds to wait for the Hub to answer through the proxy, per attempt.
+    attempts : int
+        Starts to try: a port found free can be taken by another program before the Hub
+        or the proxy binds it; then the Hub is stopped and started again on new ports.
 
     Returns
     -------
@@ -164,12 +175,48 @@ def start_hub(root: Path, users: list[str], *, timeout: float = 180) -> Hub:
     ------
     FileNotFoundError
         If configurable-http-proxy is not installed (run ``npm ci`` in tools/classroom).
+    HubStartFailed
+        If the Hub exited while starting or a port was taken, ``attempts`` times (the
+        Hub's log is in the message).
     TimeoutError
         If the Hub does not answer in time (the Hub is stopped before this is raised).
     """
     if not PROXY.exists():
         raise FileNotFoundError(f"{PROXY} is missing: run `npm ci` in {HERE}")
     root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, attempts + 1):
+        log_path = root / "jupyterhub.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        hub = _launch(root, users)
+
+        def answers(hub: Hub = hub, offset: int = offset) -> bool | None:
+            if hub.process.poll() is not None:
+                raise HubStartFailed(f"jupyterhub exited with {hub.process.returncode}:\n"
+                                     f"{hub.log_tail()}")
+            with open(hub.log_path, errors="replace") as log:
+                log.seek(offset)
+                if any(marker in log.read() for marker in _PORT_TAKEN):
+                    raise HubStartFailed(f"a port was taken:\n{hub.log_tail()}")
+            response = requests.get(f"{hub.url}/hub/api/", timeout=5)
+            return True if response.status_code == 200 and "version" in response.json() else None
+
+        try:
+            wait_for(answers, timeout=timeout, what="the Hub's API through the proxy")
+        except HubStartFailed:
+            stop_hub(hub)
+            if attempt == attempts:
+                raise
+            continue
+        except BaseException:
+            stop_hub(hub)
+            raise
+        hub.remember_processes()
+        return hub
+    raise AssertionError("unreachable")
+
+
+def _launch(root: Path, users: list[str]) -> Hub:
+    """Start ``jupyterhub`` in its own process group on newly picked free ports."""
     port = free_port()
     run_id = uuid.uuid4().hex
     password = secrets.token_urlsafe(16)
@@ -190,21 +237,7 @@ def start_hub(root: Path, users: list[str], *, timeout: float = 180) -> Hub:
             [str(VENV_BIN / "jupyterhub"), "-f", str(CONFIG)], cwd=root, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-    hub = Hub(root, f"http://127.0.0.1:{port}", password, run_id, process, log_path)
-
-    def answers() -> bool | None:
-        if process.poll() is not None:
-            raise RuntimeError(f"jupyterhub exited with {process.returncode}:\n{hub.log_tail()}")
-        response = requests.get(f"{hub.url}/hub/api/", timeout=5)
-        return True if response.status_code == 200 and "version" in response.json() else None
-
-    try:
-        wait_for(answers, timeout=timeout, what="the Hub's API through the proxy")
-    except BaseException:
-        stop_hub(hub)
-        raise
-    hub.remember_processes()
-    return hub
+    return Hub(root, f"http://127.0.0.1:{port}", password, run_id, process, log_path)
 
 
 def run_processes(run_id: str) -> list[psutil.Process]:
@@ -268,7 +301,10 @@ def stop_hub(hub: Hub, *, timeout: float = 60) -> list[str]:
         try:
             hub.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(hub.process.pid, signal.SIGKILL)
+            try:
+                os.killpg(hub.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             hub.process.wait(timeout=10)
     leftovers: dict[int, psutil.Process] = {p.pid: p for p in run_processes(hub.run_id)}
     for pid in hub.seen:
