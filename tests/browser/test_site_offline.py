@@ -130,8 +130,9 @@ def check_links(page, stem: str, base: str) -> None:
         assert hrefs[rel] == wanted, f"{rel} links on {stem}: {hrefs[rel]}"
 
 
+# page_offline comes first so that a missing browser skips before the lessons run.
 @pytest.mark.parametrize("stem", PAGES)
-def test_page_works_offline(stem, site_url, course_site, page_offline, screenshot):
+def test_page_works_offline(stem, page_offline, site_url, course_site, screenshot):
     base, origins = site_url
     expected = expected_page(course_site, stem)
     page, log = page_offline(allowed_origins=origins)
@@ -170,7 +171,7 @@ def test_page_works_offline(stem, site_url, course_site, page_offline, screensho
     assert not problems, "\n".join(problems)
 
 
-def test_next_links_walk_the_course_in_order(course_site, page_offline):
+def test_next_links_walk_the_course_in_order(page_offline, course_site):
     """Following "next" from the first lesson visits every lesson, then stops."""
     page, log = page_offline()
     page.goto(f"{course_site.as_uri()}/index.html", wait_until="domcontentloaded")
