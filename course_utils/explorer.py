@@ -440,6 +440,9 @@ class LatentExplorer:
     slider_range : float
         Each slider runs over ``[-slider_range, slider_range]``: prior standard
         deviations, since the prior is N(0, I).
+    decode_in_page : bool
+        True: send the decoder to the browser when it can run there. False: always
+        decode in the kernel (to compare the two, say).
 
     Attributes
     ----------
@@ -450,7 +453,10 @@ class LatentExplorer:
     """
 
     def __init__(self, models: object = None, images: object = None, *, labels: object = None,
-                 scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> None:
+                 scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
+                 decode_in_page: bool = True) -> None:
+        if not isinstance(decode_in_page, bool):
+            raise TypeError(f"decode_in_page must be True or False; got {decode_in_page!r}.")
         self.scale = check_positive_int(scale, "scale")
         if isinstance(slider_range, bool) or not isinstance(slider_range, (int, float)) \
                 or not 0 < slider_range < 100:
@@ -458,6 +464,9 @@ class LatentExplorer:
                              f"deviations such as 3.0; got {slider_range!r}.")
         self.slider_range = float(slider_range)
         self._catalogue = _Catalogue(models, images, labels)
+        if not decode_in_page:
+            for name in self._catalogue.sources:
+                self._catalogue.refuse_spec(name, "decode_in_page=False: the kernel decodes")
         self._busy = False
         self._index_chosen = False
         self._decoded_cache: tuple[tuple, np.ndarray] | None = None
@@ -693,7 +702,8 @@ class LatentExplorer:
 
 
 def latent_explorer(models: object = None, images: object = None, *, labels: object = None,
-                    scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> ExplorerWidget:
+                    scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
+                    decode_in_page: bool = True) -> ExplorerWidget:
     """Build a :class:`LatentExplorer` and return its widget.
 
     Parameters are those of :class:`LatentExplorer`.
@@ -705,7 +715,7 @@ def latent_explorer(models: object = None, images: object = None, *, labels: obj
         want to move the code from Python.)
     """
     return LatentExplorer(models, images, labels=labels, scale=scale,
-                          slider_range=slider_range).widget
+                          slider_range=slider_range, decode_in_page=decode_in_page).widget
 
 
 # ------------------------------------------------------------------ static page

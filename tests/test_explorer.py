@@ -149,6 +149,10 @@ def test_the_kernel_decodes_what_the_page_cannot(vae2, test_images):
     assert_matches(explorer, inverted, [0.7, -1.2])            # ... the kernel sends pixels
     explorer.set_code([-0.3, 2.1])
     assert_matches(explorer, inverted, [-0.3, 2.1])
+    by_choice = LatentExplorer(vae2, decode_in_page=False)    # a VAE, decoded in the kernel
+    assert not by_choice.decodes_in_page and "decode_in_page" in by_choice.widget.fallback_reason
+    page_moves(by_choice, [0.7, -1.2])
+    assert_matches(by_choice, vae2, [0.7, -1.2])
 
 
 def test_a_page_that_cannot_run_the_spec_falls_back_to_the_kernel(vae2):
@@ -451,6 +455,8 @@ def test_bad_arguments_are_rejected(vae2, test_images):
         LatentExplorer(vae2, scale=0)
     with pytest.raises(ValueError):
         LatentExplorer(vae2, slider_range=-1.0)
+    with pytest.raises(TypeError, match="decode_in_page"):
+        LatentExplorer(vae2, decode_in_page="no")
     explorer = LatentExplorer(vae2, images=test_images)
     with pytest.raises(ValueError):
         explorer.set_code([0.0, 1.0, 2.0])

@@ -132,9 +132,11 @@ function transposedLength(padding, size, kernel, stride) {
  * The arithmetic of a transposed convolution, kept in one function whose arguments are
  * all locals (which the JavaScript engine optimises best): every nonzero input value
  * x[i, j, c] adds x * kernel[c, ky, kx, :] to the outputs (i sy + ky - top, j sx + kx -
- * left, :) that lie inside the image.
+ * left, :) that lie inside the image. The nonzero channels of an input pixel are first
+ * listed (values, kernel offsets), then added eight at a time, so that each output
+ * value is read and written once per eight multiply-adds.
  */
-function convTranspose(x, out, kernel, bias, geometry) {
+function convTranspose(x, out, kernel, bias, geometry, values, offsets) {
   const [height, width, inChannels, kh, kw, sy, sx, filters, outHeight, outWidth, top,
          left] = geometry;
   for (let p = 0; p < outHeight * outWidth; p++) out.set(bias, p * filters);
@@ -147,33 +149,38 @@ function convTranspose(x, out, kernel, bias, geometry) {
       const x0 = Math.max(0, left - j * sx);
       const x1 = Math.min(kw, outWidth + left - j * sx);
       const inBase = (i * width + j) * inChannels;
+      let n = 0;
       for (let c = 0; c < inChannels; c++) {
         const v = x[inBase + c];
         if (v === 0) continue; // a ReLU's zeros cost nothing
-        const kernelBase = c * taps;
-        for (let ky = y0; ky < y1; ky++) {
-          const rowBase = ((i * sy + ky - top) * outWidth - left + j * sx) * filters;
-          for (let kx = x0; kx < x1; kx++) {
-            const o = rowBase + kx * filters;
-            const k = kernelBase + (ky * kw + kx) * filters;
-            if (filters === 1) {
-              out[o] += v * kernel[k];
-              continue;
+        values[n] = v;
+        offsets[n] = c * taps;
+        n++;
+      }
+      for (let ky = y0; ky < y1; ky++) {
+        const rowBase = ((i * sy + ky - top) * outWidth - left + j * sx) * filters;
+        for (let kx = x0; kx < x1; kx++) {
+          const o = rowBase + kx * filters;
+          const tap = (ky * kw + kx) * filters;
+          let t = 0;
+          for (; t + 7 < n; t += 8) {
+            const v0 = values[t], v1 = values[t + 1], v2 = values[t + 2], v3 = values[t + 3];
+            const v4 = values[t + 4], v5 = values[t + 5], v6 = values[t + 6], v7 = values[t + 7];
+            const k0 = offsets[t] + tap, k1 = offsets[t + 1] + tap;
+            const k2 = offsets[t + 2] + tap, k3 = offsets[t + 3] + tap;
+            const k4 = offsets[t + 4] + tap, k5 = offsets[t + 5] + tap;
+            const k6 = offsets[t + 6] + tap, k7 = offsets[t + 7] + tap;
+            for (let f = 0; f < filters; f++) {
+              out[o + f] += v0 * kernel[k0 + f] + v1 * kernel[k1 + f] +
+                            v2 * kernel[k2 + f] + v3 * kernel[k3 + f] +
+                            v4 * kernel[k4 + f] + v5 * kernel[k5 + f] +
+                            v6 * kernel[k6 + f] + v7 * kernel[k7 + f];
             }
-            let f = 0;
-            for (; f + 7 < filters; f += 8) { // unrolled: about 10-25 % faster in V8
-              const p = o + f;
-              const q = k + f;
-              out[p] += v * kernel[q];
-              out[p + 1] += v * kernel[q + 1];
-              out[p + 2] += v * kernel[q + 2];
-              out[p + 3] += v * kernel[q + 3];
-              out[p + 4] += v * kernel[q + 4];
-              out[p + 5] += v * kernel[q + 5];
-              out[p + 6] += v * kernel[q + 6];
-              out[p + 7] += v * kernel[q + 7];
-            }
-            for (; f < filters; f++) out[o + f] += v * kernel[k + f];
+          }
+          for (; t < n; t++) {
+            const v = values[t];
+            const k = offsets[t] + tap;
+            for (let f = 0; f < filters; f++) out[o + f] += v * kernel[k + f];
           }
         }
       }
@@ -182,9 +189,67 @@ function convTranspose(x, out, kernel, bias, geometry) {
 }
 
 /**
- * Conv2DTranspose, channels last. Keras stores the kernel as (kh, kw, out, in); it is
- * rearranged once to (in, kh, kw, out), so that one input value meets its kh * kw * out
- * weights in one contiguous run.
+ * The same transposed convolution as convTranspose, computed output by output: each
+ * output sums, over the kernel taps that reach it, the dot product of an input pixel's
+ * channels with the tap's weights (Keras' own layout (kh, kw, out, in): contiguous in
+ * `in`). Faster than scattering when there are few output channels (the last layer,
+ * one channel), where the scatter's innermost loop would be one step long.
+ */
+function convTransposeGather(x, out, kernel, bias, geometry) {
+  const [height, width, inChannels, kh, kw, sy, sx, filters, outHeight, outWidth, top,
+         left] = geometry;
+  for (let oy = 0; oy < outHeight; oy++) {
+    for (let ox = 0; ox < outWidth; ox++) {
+      const o = (oy * outWidth + ox) * filters;
+      for (let f = 0; f < filters; f++) out[o + f] = bias[f];
+      for (let ky = 0; ky < kh; ky++) {
+        const ty = oy + top - ky; // = i * sy for the input row i this tap reads
+        const i = (ty / sy) | 0;
+        if (ty < 0 || i * sy !== ty || i >= height) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const tx = ox + left - kx;
+          const j = (tx / sx) | 0;
+          if (tx < 0 || j * sx !== tx || j >= width) continue;
+          const xBase = (i * width + j) * inChannels;
+          for (let f = 0; f < filters; f++) {
+            const kBase = ((ky * kw + kx) * filters + f) * inChannels;
+            let sum = 0;
+            let c = 0;
+            for (; c + 3 < inChannels; c += 4) { // unrolled by four
+              sum += x[xBase + c] * kernel[kBase + c] +
+                     x[xBase + c + 1] * kernel[kBase + c + 1] +
+                     x[xBase + c + 2] * kernel[kBase + c + 2] +
+                     x[xBase + c + 3] * kernel[kBase + c + 3];
+            }
+            for (; c < inChannels; c++) sum += x[xBase + c] * kernel[kBase + c];
+            out[o + f] += sum;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** A Conv2DTranspose kernel rearranged from Keras' (kh, kw, out, in) to (in, kh, kw, out). */
+function inputMajor(keras, kh, kw, filters, inChannels) {
+  const kernel = new Float32Array(keras.length);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      for (let f = 0; f < filters; f++) {
+        for (let c = 0; c < inChannels; c++) {
+          kernel[((c * kh + y) * kw + x) * filters + f] =
+            keras[((y * kw + x) * filters + f) * inChannels + c];
+        }
+      }
+    }
+  }
+  return kernel;
+}
+
+/**
+ * Conv2DTranspose, channels last. Keras stores the kernel as (kh, kw, out, in); for the
+ * scatter it is rearranged once to (in, kh, kw, out), so that one input value meets its
+ * kh * kw * out weights in one contiguous run.
  */
 function convTransposeStep(layer, inShape, where) {
   if (inShape.length !== 3) {
@@ -205,17 +270,9 @@ function convTransposeStep(layer, inShape, where) {
   }
   checkActivation(layer.activation, where);
   const keras = decodeWeight(layer.kernel, `${where} kernel`);
-  const kernel = new Float32Array(keras.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let f = 0; f < filters; f++) {
-        for (let c = 0; c < inChannels; c++) {
-          kernel[((c * kh + y) * kw + x) * filters + f] =
-            keras[((y * kw + x) * filters + f) * inChannels + c];
-        }
-      }
-    }
-  }
+  // few output channels (the last layer): gather, in Keras' layout; else scatter
+  const gather = filters < 4;
+  const kernel = gather ? keras : inputMajor(keras, kh, kw, filters, inChannels);
   const bias = layer.bias ? decodeWeight(layer.bias, `${where} bias`)
                           : new Float32Array(filters);
   if (bias.length !== filters) throw new Error(`${where}: bias needs ${filters} values`);
@@ -226,8 +283,11 @@ function convTransposeStep(layer, inShape, where) {
   const out = new Float32Array(outHeight * outWidth * filters);
   const geometry = new Int32Array([height, width, inChannels, kh, kw, sy, sx, filters,
                                    outHeight, outWidth, top, left]);
+  const values = new Float32Array(inChannels);  // one input pixel's nonzero channels
+  const offsets = new Int32Array(inChannels);
   const run = (x) => {
-    convTranspose(x, out, kernel, bias, geometry);
+    if (gather) convTransposeGather(x, out, kernel, bias, geometry);
+    else convTranspose(x, out, kernel, bias, geometry, values, offsets);
     applyActivation(out, layer.activation);
     return out;
   };
