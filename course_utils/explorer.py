@@ -197,7 +197,7 @@ def explorer_module_source() -> str:
     """The explorer's front end as one ES module: ``decoder.js`` then ``explorer.js``.
 
     The notebook widget runs it (as anywidget's ``_esm``) and so does the static page.
-    It exports ``render`` (also as the default export's ``render``), ``mountStatic``,
+    It exports ``default`` (``{render}``, anywidget's entry point), ``mountStatic``,
     ``createStaticModel`` and ``loadDecoder``.
 
     Returns

@@ -283,3 +283,169 @@ def test_decode_with_spec_rejects_bad_input():
         decode_with_spec(spec, np.zeros((3, 5)))
     with pytest.raises(ValueError, match="export_decoder"):
         decode_with_spec({"format": "other"}, np.zeros((1, 2)))
+
+
+# ------------------------------------------------------- the bundled module
+
+STATIC_SCRIPT = """
+import { readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const [modulePath, dataPath, outputPath] = process.argv.slice(2);
+const explorer = await import(pathToFileURL(modulePath).href);
+const data = JSON.parse(readFileSync(dataPath, "utf8"));
+const model = explorer.createStaticModel(data);
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const traits = () => Object.fromEntries(["active_model", "model_name", "latent_dim", "code",
+  "index", "n_images", "original", "note"].map((key) => [key, model.get(key)]));
+const seen = [];
+model.on("change:code", () => seen.push(model.get("code")));
+const result = { exports: Object.keys(explorer).sort(), start: traits(),
+                 render: typeof explorer.default.render };
+model.send({ event: "encode", index: 2 });
+await tick();
+result.encoded = traits();
+model.set("code", [0.5, -0.25]);
+model.save_changes();
+await tick();
+result.moved = traits();
+model.set("index", 4);
+model.save_changes();
+await tick();
+result.indexed = traits();
+model.set("model_name", data.model_names[1]);
+model.save_changes();
+await tick();
+result.switched = traits();
+model.send({ event: "encode", index: 1 });
+await tick();
+model.send({ event: "reset" });
+await tick();
+result.reset = traits();
+const decoder = explorer.loadDecoder(data.models[data.model_names[0]].spec);
+result.pixels = Array.from(decoder.decode([0.5, -0.25]));
+result.changes = seen.length;
+writeFileSync(outputPath, JSON.stringify(result));
+"""
+
+
+@needs_node
+def test_the_static_page_model_does_what_python_does(tmp_path, mnist_conv_and_z8):
+    """The page without a kernel: createStaticModel answers the explorer's requests
+    (encode, choose an image, switch model, reset) as LatentExplorer does."""
+    import base64
+
+    from course_utils.explorer import (
+        LatentExplorer,
+        explorer_module_source,
+        image_to_uint8,
+    )
+
+    data = mnist_conv_and_z8
+    (tmp_path / "explorer.mjs").write_text(explorer_module_source())
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    (tmp_path / "static.mjs").write_text(STATIC_SCRIPT)
+    subprocess.run([NODE, str(tmp_path / "static.mjs"), str(tmp_path / "explorer.mjs"),
+                    str(tmp_path / "data.json"), str(tmp_path / "out.json")],
+                   check=True, timeout=300)
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert {"mountStatic", "createStaticModel", "loadDecoder", "default"} <= \
+        set(result["exports"])
+    assert "render" not in result["exports"]    # anywidget warns about a named render
+    assert result["render"] == "function"       # export default { render }
+
+    python = LatentExplorer({"conv": "mnist_conv", "z8": "mnist_dense_z8"})
+    start = result["start"]
+    assert start["active_model"] == "conv" and start["latent_dim"] == 2
+    assert start["code"] == [0, 0] and start["index"] == python.widget.index
+    assert start["original"] == python.widget.original and start["note"] == python.widget.note
+    python.encode_image(2)
+    assert result["encoded"]["code"] == pytest.approx(python.widget.code, abs=1e-9)
+    assert result["encoded"]["note"] == python.widget.note and result["encoded"]["index"] == 2
+    assert result["moved"]["code"] == [0.5, -0.25] and result["moved"]["note"] == ""
+    images = python.test_images
+    assert base64.b64decode(result["indexed"]["original"]) == \
+        image_to_uint8(images[4]).tobytes()
+    switched = result["switched"]
+    assert switched["active_model"] == "z8" and switched["latent_dim"] == 8
+    assert switched["code"] == [0] * 8 and switched["note"].startswith("model 'z8', 8-D")
+    assert result["reset"]["code"] == [0] * 8 and result["reset"]["note"] == \
+        "reset to the origin; "
+    python.set_code([0.5, -0.25])
+    np.testing.assert_allclose(np.reshape(result["pixels"], (28, 28)), python.decoded,
+                               atol=TOLERANCE)
+
+
+@pytest.fixture(scope="module")
+def mnist_conv_and_z8():
+    from course_utils.explorer import static_explorer_data
+
+    return static_explorer_data({"conv": "mnist_conv", "z8": "mnist_dense_z8"}, n_images=10)
+
+
+def chromium_or_skip() -> str:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): the static page "
+                    "cannot be opened")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    return executable
+
+
+PIXEL_SUM = """(root) => {
+  const canvas = root.querySelector("canvas.cu-image");
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let sum = 0;
+  for (let i = 0; i < data.length; i += 4) sum += data[i];
+  return sum;
+}"""
+
+
+def test_the_static_snippet_runs_in_chromium_without_a_kernel(tmp_path, mnist_conv_and_z8):
+    """A smoke test of static_explorer_html in a real browser, offline (file://): keys,
+    the map, Encode, the menu. The full browser tests live with the website's."""
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from course_utils.explorer import static_explorer_html
+
+    page_file = tmp_path / "page.html"
+    page_file.write_text("<!doctype html><html><head><meta charset='utf-8'><title>t</title>"
+                         "</head><body style='width:700px'>"
+                         f"{static_explorer_html(mnist_conv_and_z8)}</body></html>")
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1024, "height": 768})
+            page.on("console", lambda message: problems.append(message.text)
+                    if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("request", lambda request: problems.append(request.url)
+                    if not request.url.startswith(("file:", "data:", "blob:")) else None)
+            page.goto(page_file.as_uri())
+            root = page.locator(".cu-explorer")
+            root.locator("canvas.cu-image").first.wait_for(timeout=30_000)
+            assert root.locator(".cu-mode").inner_text() == "decoding in this page"
+            before = root.evaluate(PIXEL_SUM)
+            slider = page.get_by_role("slider", name="z1")
+            slider.focus()
+            page.keyboard.press("ArrowRight")
+            assert page.get_by_label("z1 value").input_value() == "0.10"   # a visible step
+            assert root.evaluate(PIXEL_SUM) != before
+            box = root.locator("canvas.cu-map").bounding_box()
+            page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])
+            assert "z = (1.50, 1.50)" in root.locator(".cu-status").inner_text()
+            page.get_by_role("button", name="Encode").click()
+            page.wait_for_function("document.querySelector('.cu-status').textContent"
+                                   ".startsWith('encoded test image')", timeout=10_000)
+            page.get_by_label("model").select_option("z8")
+            page.wait_for_function("document.querySelectorAll('input[type=range]').length "
+                                   "=== 8", timeout=10_000)
+            assert root.locator("canvas.cu-map").count() == 0          # no map in 8-D
+            width = page.evaluate("document.querySelector('.cu-explorer').scrollWidth")
+            assert width <= 700                                         # nothing cut off
+        finally:
+            browser.close()
+    assert not problems, problems

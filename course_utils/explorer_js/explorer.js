@@ -610,10 +610,12 @@ export function createStaticModel(data) {
     if (message.event === "encode" && entry.n_images) {
       const index = Math.min(Math.max(message.index | 0, 0), entry.n_images - 1);
       const codes = float32FromBase64(entry.codes);
-      const code = Array.from(codes.subarray(index * d, (index + 1) * d),
-                              (value) => snap(value, state.slider_range));
-      update({ index, original: imageOf(entry, index), code,
-               note: `encoded test image ${index}; ` });
+      const mean = Array.from(codes.subarray(index * d, (index + 1) * d));
+      const clipped = mean.some((value) => Math.abs(value) > state.slider_range);
+      update({ index, original: imageOf(entry, index),
+               code: mean.map((value) => snap(value, state.slider_range)),
+               note: `encoded test image ${index}; ` +
+                     (clipped ? "clipped to the slider range; " : "") });
     } else if (message.event === "reset") {
       update({ code: new Array(d).fill(0), note: "reset to the origin; " });
     }
