@@ -2,8 +2,8 @@
 
 For each lesson this tool makes an nbgrader course directory
 (``build/grade-check/lessonNN/``), writes the lesson's nbgrader source notebook with
-``tools/make_student.py``'s :func:`nbgrader_source`, runs ``nbgrader
-generate_assignment``, and puts four submissions of the released notebook in
+``tools/make_student.py``'s :func:`nbgrader_source`, generates the assignment, and
+puts four submissions of the released notebook in
 ``submitted/<student>/lessonNN/``:
 
 * ``solution``: the lesson's own solutions: full marks;
@@ -14,15 +14,17 @@ generate_assignment``, and puts four submissions of the released notebook in
   own implementation, in a copy whose ``set_graded()`` line was deleted: 0, and every
   test cell says it is a graded copy.
 
-Then ``nbgrader autograde`` and ``nbgrader generate_feedback``. The scores are read
+Then autograde and generate_feedback (nbgrader's Python API, ``NbGraderAPI``, the
+same code as the ``nbgrader`` commands, in one process per lesson). The scores are read
 back through nbgrader's ``Gradebook`` API, per notebook and per grade cell, and each
 autograded notebook is checked: only graded test cells may fail, with the expected
 message, so every submission ran top to bottom. Any difference is printed and the exit
 status is 1.
 
 Lessons run in ``--workers`` parallel processes, each in its own course directory
-(its own gradebook). Kernels run in fast mode (``COURSE_FAST=1``) with a cell timeout
-of ``--timeout`` seconds (nbgrader's default of 30 s would cut off training cells).
+(its own gradebook, and an ``nbgrader_config.py`` an instructor can reuse). Kernels
+run in fast mode (``COURSE_FAST=1``) with a cell timeout of ``--timeout`` seconds
+(nbgrader's default of 30 s would cut off training cells).
 
 Usage::
 
@@ -258,7 +260,8 @@ class LessonRun:
 
 
 def _config(timeout: int) -> str:
-    return ("c = get_config()  # noqa: F821 - written by tools/grade_check.py\n"
+    return ("# nbgrader configuration of this course directory, written by tools/grade_check.py\n"
+            "c = get_config()  # noqa: F821 (nbgrader defines get_config)\n"
             f'c.CourseDirectory.course_id = "{COURSE_ID}"\n'
             "# nbgrader's default of 30 s per cell would cut off the training cells.\n"
             f"c.Execute.timeout = {timeout}\n")
