@@ -80,8 +80,18 @@ _CHECK = re.compile(r"^(\w+)\.(q\d+)\.check\((\w+)\)\s*$", re.MULTILINE)
 def fill(source: str, answer: Answer) -> str:
     """The answer cell ``source`` with ``answer`` written in.
 
-    ``answer.body`` replaces the cell's one solution region (or nbgrader's stub),
-    indented like it; ``answer.after`` is appended to the cell.
+    Parameters
+    ----------
+    source : str
+        An answer cell, with its solution region (lesson) or nbgrader's stub (release).
+    answer : Answer
+        ``answer.body`` replaces the cell's one solution region or stub, indented like
+        it; ``answer.after`` is appended to the cell.
+
+    Returns
+    -------
+    str
+        The new cell source.
 
     Raises
     ------
@@ -102,8 +112,16 @@ def fill(source: str, answer: Answer) -> str:
 def exercise_cells(notebook: nbformat.NotebookNode) -> dict[str, tuple[int, str]]:
     """Map each question (``"q1"``) to the index of its answer cell and the answer's name.
 
-    The answer cell is the last code cell before ``ex.qN.check(NAME)`` that defines
-    ``NAME``.
+    Parameters
+    ----------
+    notebook : nbformat.NotebookNode
+        A lesson, its nbgrader source or its release.
+
+    Returns
+    -------
+    dict of str to (int, str)
+        For each ``ex.qN.check(NAME)`` cell: the last code cell before it that defines
+        ``NAME``, and ``NAME``.
 
     Raises
     ------
@@ -142,7 +160,28 @@ def _grade_id(cell: nbformat.NotebookNode) -> str | None:
 
 def submission(student: str, release: nbformat.NotebookNode,
                source: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
-    """What ``student`` hands in, built from the released notebook."""
+    """What ``student`` hands in, built from the released notebook.
+
+    Parameters
+    ----------
+    student : {"solution", "blank", "mistakes", "shortcuts"}
+        Which submission (see the module docstring).
+    release, source : nbformat.NotebookNode
+        The notebook nbgrader released, and its nbgrader source (with solutions).
+    lesson : str
+        E.g. ``"lesson01"``: selects the answers in ``tests/grading/submissions.py``.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        A new notebook; ``release`` is not changed.
+
+    Raises
+    ------
+    ValueError
+        If the notebook's questions differ from the submissions' or the release has
+        no graded-mode switch to delete.
+    """
     notebook = copy.deepcopy(release)
     if student == "blank":
         return notebook
@@ -181,7 +220,23 @@ class Expected:
 
 
 def expected_grades(student: str, lesson: str, grade_ids: dict[str, str]) -> Expected:
-    """What ``student``'s submission must score, per grade cell (``grade_ids``: q -> id)."""
+    """What ``student``'s submission must score, per grade cell.
+
+    Parameters
+    ----------
+    student : {"solution", "blank", "mistakes", "shortcuts"}
+    lesson : str
+        E.g. ``"lesson01"``.
+    grade_ids : dict of str to str
+        Question (``"q1"``) to the grade id of its test cell.
+
+    Returns
+    -------
+    Expected
+        1 point per test cell for the solution and no failure; 0 otherwise, with the
+        phrase the failure must show (not attempted, the mistake's advice, or the
+        graded-copy refusal).
+    """
     points, phrases = {}, {}
     for question, grade_id in grade_ids.items():
         if student == "solution":
@@ -207,7 +262,21 @@ class Outcome:
 
 
 def compare(lesson: str, student: str, expected: Expected, outcome: Outcome) -> list[str]:
-    """Every way ``outcome`` differs from ``expected``, as readable lines (none: all good)."""
+    """Every way ``outcome`` differs from ``expected``.
+
+    Parameters
+    ----------
+    lesson, student : str
+        Named in the messages.
+    expected : Expected
+    outcome : Outcome
+
+    Returns
+    -------
+    list of str
+        One readable line per difference (wrong total or maximum, wrong points or
+        message of a test cell, an error in any other cell); empty when all is right.
+    """
     where = f"{lesson}/{student}"
     problems = []
     if outcome.max_score != len(expected.points):
