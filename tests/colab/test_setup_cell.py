@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()
 sys.path.insert(0, str(ROOT / "tools"))
 
 from sync_setup import is_setup_cell, lesson_paths  # noqa: E402
@@ -140,7 +142,7 @@ def test_setup_cell_installs_the_course_on_colab_and_nothing_else(
     assert colab.returncode == 0, colab.stdout + colab.stderr
     installing, imported_from = colab.stdout.splitlines()
     assert (installing, colab.stderr) == (f"Installing {course_package}", "")
-    assert "site-packages" in Path(imported_from).parts, imported_from
+    assert SITE_PACKAGES in Path(imported_from).resolve().parents, imported_from
     origin = _course_installed(outside)
     repository, tag = course_git_repo
     assert origin is not None, "the setup cell ran on Colab but installed no course"
@@ -159,7 +161,7 @@ def test_setup_cell_installs_the_course_on_colab_and_nothing_else(
                        "print(course_utils.__file__)", outside)
     assert imported.returncode == 0, imported.stderr[-3000:]
     location = Path(imported.stdout.strip()).resolve()
-    assert ROOT not in location.parents and "site-packages" in location.parts, location
+    assert SITE_PACKAGES in location.parents, f"imported from {location}, not {SITE_PACKAGES}"
 
     # Run again, as when a learner opens the next lesson in the same runtime: no install.
     again = _python(source, outside, COURSE_PACKAGE=course_package + "-unused", **COLAB)
