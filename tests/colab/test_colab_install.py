@@ -40,8 +40,14 @@ def _pins(part: str) -> dict[str, str]:
     return pins
 
 
+def _site_packages() -> Path:
+    return Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
 def _installed() -> dict[str, str]:
-    return {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    """``{canonical name: version}`` of site-packages (a checkout's egg-info does not count)."""
+    return {_canonical(d.metadata["Name"]): d.version
+            for d in importlib.metadata.distributions(path=[str(_site_packages())])}
 
 
 def _project() -> dict:
@@ -66,7 +72,7 @@ def test_the_environment_has_colabs_versions_and_nothing_else():
 def test_the_course_is_imported_from_site_packages_not_the_checkout():
     import course_utils
 
-    site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
+    site_packages = _site_packages()
     loaded = {name: Path(module.__file__).resolve() for name, module in list(sys.modules.items())
               if name.split(".")[0] == "course_utils" and getattr(module, "__file__", None)}
     outside = {name: str(path) for name, path in loaded.items()
@@ -79,7 +85,9 @@ def test_the_course_is_imported_from_site_packages_not_the_checkout():
 
 def test_the_course_was_installed_from_the_git_tag_not_editable():
     """make test-colab installs as Colab does: pip install "vae-course @ git+...@tag"."""
-    distribution = importlib.metadata.distribution("vae-course")
+    distribution = next((d for d in importlib.metadata.distributions(path=[str(_site_packages())])
+                         if _canonical(d.metadata["Name"]) == "vae-course"), None)
+    assert distribution is not None, "the course is not installed here: run make test-colab"
     direct_url = json.loads(distribution.read_text("direct_url.json") or "{}")
     tag = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["vae-course"]["tag"]
     assert direct_url.get("vcs_info", {}).get("vcs") == "git", direct_url
