@@ -391,3 +391,78 @@ def test_command_line_rebuilds_the_site_from_executed_lessons(tmp_path, capsys):
 def test_command_line_without_executed_lessons_fails_clearly(tmp_path, capsys):
     assert site.main(["--build", str(tmp_path)]) == 1
     assert "make course" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- the explorer on the page
+
+def _explorer_widget(source: str, lesson: str = site.EXPLORER_LESSON) -> site.WidgetOutput:
+    return site.WidgetOutput(lesson=lesson, title="t", cell_source=source,
+                             view=dict(WIDGET_VIEW), state={})
+
+
+def test_the_shipped_explorer_becomes_a_live_explorer_with_the_note_below():
+    page = site.explorer_widget_html(_explorer_widget("explorer = LatentExplorer()\nexplorer"))
+    soup = BeautifulSoup(page, "html.parser")
+    live = soup.select("[data-course-explorer]")
+    note = soup.select(".course-widget-note")
+    assert len(live) == 1 and len(note) == 1
+    assert str(soup).index("data-course-explorer") < str(soup).index("course-widget-note")
+    assert "make lab" in note[0].get_text() and "runs in this page" in note[0].get_text()
+
+
+@pytest.mark.parametrize("source, lesson", [
+    ('LatentExplorer({"mine": vae})', site.EXPLORER_LESSON),
+    ("LatentExplorer()", "03_dense_vae"),
+    ("interact(f, x=1)", site.EXPLORER_LESSON),
+])
+def test_other_widgets_keep_the_note(source, lesson):
+    widget = _explorer_widget(source, lesson)
+    assert site.explorer_widget_html(widget) == site.widget_note(widget)
+
+
+def test_the_bundle_is_a_classic_script_exposing_the_explorer():
+    bundle = site.explorer_bundle_source()
+    assert not re.search(r"^\s*(import|export)\b", bundle, re.M)
+    assert "window.courseExplorer = { mountStatic" in bundle
+    with pytest.raises(site.SiteError, match="imports"):
+        site.explorer_bundle_source('import { x } from "./y.js";\nexport function f() {}')
+    with pytest.raises(site.SiteError, match="export"):
+        site.explorer_bundle_source("export { f };")
+
+
+def test_the_bundle_runs_as_a_classic_script_in_node(tmp_path):
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the browser tests run the bundle too")
+    script = tmp_path / "run.js"
+    script.write_text(
+        "globalThis.window = globalThis;\n"
+        "globalThis.document = {readyState: 'complete', querySelectorAll: () => []};\n"
+        f"require({str(tmp_path / 'bundle.js')!r});\n"
+        "const e = window.courseExplorer;\n"
+        "console.log(JSON.stringify(['mountStatic', 'createStaticModel', 'loadDecoder',"
+        " 'render'].map(k => typeof e[k])));\n")
+    (tmp_path / "bundle.js").write_text(site.explorer_bundle_source())
+    result = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '["function","function","function","function"]'
+
+
+def test_the_explorer_lesson_gets_its_scripts(tmp_path):
+    lessons = make_lessons(2)
+    assert site.course_site_options(tmp_path, lessons) == {}
+    data = {"format": "course-utils-explorer", "model_names": []}
+    assets = site.write_explorer_assets(tmp_path / "assets", data)
+    assert [path.name for path in assets.scripts] == ["course-explorer-data.js",
+                                                      "course-explorer.js"]
+    text = (tmp_path / "assets" / "course-explorer-data.js").read_text()
+    assert text.startswith("window.courseExplorerData = {") and text.endswith(";\n")
+    # the files are already in the site's assets/: building copies nothing over them
+    site.build_site(lessons, tmp_path, assets={lessons[0].stem: assets})
+    assert (tmp_path / "assets" / "course-explorer.js").read_text() == \
+        site.explorer_bundle_source()
+    assert 'src="../assets/course-explorer.js"' in read(
+        tmp_path / "html" / lessons[0].page).replace('defer="" ', "")

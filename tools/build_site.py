@@ -58,6 +58,8 @@ __all__ = [
     "learning_objectives", "read_run_records", "write_run_record", "load_lessons",
     "widget_note", "replace_widget_outputs", "copy_mathjax", "mathjax_head",
     "remote_resources", "render_lesson", "render_index", "build_site", "main",
+    "EXPLORER_LESSON", "explorer_bundle_source", "write_explorer_assets",
+    "explorer_widget_html", "course_site_options",
 ]
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -740,6 +742,142 @@ under the <a href="mathjax/LICENSE">Apache License 2.0</a>.</footer>
 """
 
 
+# ------------------------------------------------------------------ the live explorer
+
+#: The lesson whose page runs the latent explorer with no kernel.
+EXPLORER_LESSON = "06_latent_visualization"
+EXPLORER_BUNDLE = "course-explorer.js"
+EXPLORER_DATA = "course-explorer-data.js"
+#: A cell that shows the explorer on the shipped models, which the page can run as is.
+_SHIPPED_EXPLORER = re.compile(r"\bLatentExplorer\(\s*\)")
+_EXPORT = re.compile(r"^export\s+(?=(?:async\s+)?(?:function|const|let|class)\b)", re.M)
+_EXPORT_DEFAULT = re.compile(r"^export\s+default\s+[^;]*;\s*$", re.M)
+_IMPORT = re.compile(r"^\s*import\b.*$", re.M)
+
+
+def explorer_bundle_source(module: str | None = None) -> str:
+    """The explorer's front end as one classic script, for pages opened from ``file://``.
+
+    :func:`course_utils.explorer.explorer_module_source` (``decoder.js`` then
+    ``explorer.js`` as one ES module) with its ``export`` keywords removed, wrapped in a
+    function that exposes ``window.courseExplorer = {mountStatic, createStaticModel,
+    loadDecoder, render}``. On ``DOMContentLoaded`` it mounts an explorer into every
+    element with a ``data-course-explorer`` attribute, from the data that
+    ``course-explorer-data.js`` put in ``window.courseExplorerData``, and marks the
+    element ``data-mounted="true"`` (or ``data-mount-error`` with the reason).
+
+    Parameters
+    ----------
+    module : str, optional
+        The ES module source; default: the course's explorer.
+
+    Returns
+    -------
+    str
+        JavaScript.
+
+    Raises
+    ------
+    SiteError
+        If the module still imports anything or its exports are not the expected ones.
+    """
+    if module is None:
+        from course_utils.explorer import explorer_module_source
+        module = explorer_module_source()
+    if _IMPORT.search(module):
+        raise SiteError("The explorer's module imports another module; a classic script "
+                        "cannot. Bundle it first (explorer_module_source does).")
+    body = _EXPORT_DEFAULT.sub("", _EXPORT.sub("", module))
+    if re.search(r"^\s*export\b", body, re.M):
+        raise SiteError("The explorer's module has an export this bundler does not know.")
+    return (
+        "/* The course's latent explorer (course_utils/explorer_js), bundled by "
+        "tools/build_site.py as one classic script. */\n"
+        "(function () {\n\"use strict\";\n" + body + "\n"
+        "window.courseExplorer = { mountStatic, createStaticModel, loadDecoder, render };\n"
+        "function mountAll() {\n"
+        "  for (const el of document.querySelectorAll('[data-course-explorer]')) {\n"
+        "    if (el.dataset.mounted) continue;\n"
+        "    try {\n"
+        "      if (!window.courseExplorerData) throw new Error('no explorer data loaded');\n"
+        "      mountStatic(el, window.courseExplorerData);\n"
+        "      el.dataset.mounted = 'true';\n"
+        "    } catch (error) {\n"
+        "      el.dataset.mountError = String(error);\n"
+        "      console.error('latent explorer:', error);\n"
+        "    }\n"
+        "  }\n"
+        "}\n"
+        "if (document.readyState === 'loading') "
+        "document.addEventListener('DOMContentLoaded', mountAll);\n"
+        "else mountAll();\n"
+        "})();\n")
+
+
+def write_explorer_assets(folder: Path, data: dict | None = None) -> PageAssets:
+    """Write the explorer's script and its data for the shipped models into ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        Where to write ``course-explorer-data.js`` and ``course-explorer.js`` (created).
+    data : dict, optional
+        From :func:`course_utils.explorer.static_explorer_data`; default: the shipped
+        models (loads TensorFlow and the models: a few seconds).
+
+    Returns
+    -------
+    PageAssets
+        The two scripts, data first, for the lesson page.
+    """
+    if data is None:
+        from course_utils.explorer import static_explorer_data
+        data = static_explorer_data()
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(data, separators=(",", ":"))
+    data_path = folder / EXPLORER_DATA
+    data_path.write_text(f"window.courseExplorerData = {payload};\n", encoding="utf-8")
+    bundle_path = folder / EXPLORER_BUNDLE
+    bundle_path.write_text(explorer_bundle_source(), encoding="utf-8")
+    return PageAssets(scripts=(data_path, bundle_path))
+
+
+def explorer_widget_html(widget: WidgetOutput) -> str:
+    """A :data:`WidgetRenderer` that runs the explorer in the page where it can.
+
+    A cell that shows ``LatentExplorer()`` (the shipped models) becomes a working
+    explorer (mounted by ``course-explorer.js``, no kernel) with a note below on how to
+    run it live; every other widget output becomes :func:`widget_note`.
+    """
+    if not (widget.lesson == EXPLORER_LESSON and _SHIPPED_EXPLORER.search(widget.cell_source)):
+        return widget_note(widget)
+    notebook = html.escape(f"notebooks/{widget.lesson}.ipynb")
+    colab = (f' or <a href="{html.escape(widget.colab_url)}">open the lesson on Colab</a>'
+             if widget.colab_url else " or open the lesson on Colab")
+    return (
+        '<div class="course-explorer-static" data-course-explorer="shipped">'
+        "<noscript>The latent explorer needs JavaScript.</noscript></div>"
+        '<div class="course-widget-note" role="note">'
+        "<p><strong>The latent explorer above runs in this page</strong>, on the course's "
+        "shipped models, with no Python kernel: the decoder runs in your browser.</p>"
+        "<p>To explore your own models, run the lesson yourself: in the course folder run "
+        "<code>make lab</code> (JupyterLab) or <code>make notebook</code> (Jupyter "
+        f"Notebook 7), open <code>{notebook}</code> and run its cells from the top;"
+        f"{colab} and run it there.</p></div>")
+
+
+def course_site_options(out: Path, lessons: Sequence[Lesson]) -> dict:
+    """The keyword arguments of :func:`build_site` for the course website.
+
+    When the explorer lesson is among ``lessons``, its page gets the working explorer:
+    the scripts are written to ``out/assets/`` (see :func:`write_explorer_assets`).
+    """
+    if not any(lesson.stem == EXPLORER_LESSON for lesson in lessons):
+        return {}
+    assets = write_explorer_assets(out / "assets")
+    return {"widget_html": explorer_widget_html, "assets": {EXPLORER_LESSON: assets}}
+
+
 # --------------------------------------------------------------------------- the site
 
 
@@ -753,7 +891,9 @@ def _copy_assets(files: Iterable[Path], folder: Path) -> None:
             raise SiteError(f"Two page assets are both called {path.name}: "
                             f"{seen[path.name]} and {path}.")
         seen[path.name] = path
-        shutil.copy2(path, folder / path.name)
+        target = folder / path.name
+        if not (target.exists() and target.resolve() == path.resolve()):
+            shutil.copy2(path, target)
 
 
 def _check_offline(name: str, page: str) -> None:
@@ -828,7 +968,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         lessons = load_lessons(args.executed or args.build / "executed")
-        pages = build_site(lessons, args.build)
+        pages = build_site(lessons, args.build, **course_site_options(args.build, lessons))
     except SiteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

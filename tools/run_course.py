@@ -34,6 +34,7 @@ from build_site import (  # noqa: E402
     RunRecord,
     SiteError,
     build_site,
+    course_site_options,
     format_seconds,
     headlines,
     load_lessons,
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows) - len(failed)}/{len(rows)} notebooks ran in {format_seconds(total)}",
           flush=True)
     try:
-        pages = build_site(load_lessons(args.build / "executed"), args.build)
+        lessons = load_lessons(args.build / "executed")
+        pages = build_site(lessons, args.build, **course_site_options(args.build, lessons))
     except SiteError as error:
         print(f"The course website was not built: {error}", file=sys.stderr)
         return 1
