@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -261,3 +262,140 @@ def course_site(tmp_path_factory) -> Path:
     if not (out / "index.html").is_file():
         pytest.fail(f"No index.html was written to {out}.")
     return out
+
+
+# ------------------------------------------------------------------ the latent explorer
+# Shared by test_explorer_site.py (no kernel) and test_explorer_e2e.py (Jupyter).
+
+#: The explorer's state in the page, read from its DOM: slider values, the model menu,
+#: a checksum and ink total of the decoded canvas's pixels, and the status line.
+EXPLORER_STATE = """(root) => {
+  const canvas = root.querySelector('canvas.cu-image[aria-label="decoded image"]');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let checksum = 0, ink = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    checksum = (checksum * 31 + data[i]) % 1000000007;
+    ink += 255 - data[i];
+  }
+  const menu = root.querySelector('select');
+  return {
+    sliders: Array.from(root.querySelectorAll('input[type=range]')).map(s => Number(s.value)),
+    model: menu ? menu.value : null,
+    checksum, ink, width: canvas.width, height: canvas.height,
+    status: (root.querySelector('.cu-status') || {}).textContent || '',
+  };
+}"""
+
+EXPLORER_WAIT_MS = 30_000
+
+
+def explorer_state(root) -> dict:
+    """:data:`EXPLORER_STATE` of the explorer whose root element is the locator ``root``."""
+    return root.evaluate(EXPLORER_STATE)
+
+
+def wait_for_explorer(root, condition: str, arg: object = None,
+                      timeout_ms: int = EXPLORER_WAIT_MS) -> dict:
+    """Wait (bounded) until the JS ``condition(state, arg)`` holds; return the state.
+
+    Fails the test with the last state seen when it does not hold in time.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    handle = root.element_handle(timeout=timeout_ms)
+    try:
+        handle.evaluate(f"""(root, arg) => new Promise((resolve, reject) => {{
+            const read = {EXPLORER_STATE};
+            const check = {condition};
+            const start = performance.now();
+            const poll = () => {{
+              if (check(read(root), arg)) return resolve(true);
+              if (performance.now() - start > {timeout_ms}) return reject(new Error('timeout'));
+              requestAnimationFrame(poll);
+            }};
+            poll();
+        }})""", arg)
+    except (PlaywrightTimeout, Exception) as error:  # noqa: BLE001 - report the state
+        pytest.fail(f"explorer: {condition} did not hold within {timeout_ms / 1000:.0f} s "
+                    f"({error}); state: {explorer_state(root)}")
+    return explorer_state(root)
+
+
+def exercise_explorer(page, root, shot: Callable[[str], object]) -> None:
+    """Drive an explorer as a learner would and check each step; ``shot(name)`` saves a
+    screenshot of each state.
+
+    Keyboard (focus + ArrowRight) and mouse (drag) on the first slider change the decoded
+    pixels; Encode moves the sliders to the test image's code; Reset returns them to 0;
+    a click on the 2-D map sets the code; the menu's 8-D model rebuilds eight sliders.
+    """
+    root.scroll_into_view_if_needed()
+    start = wait_for_explorer(root, "(s) => s.sliders.length === 2 && s.ink > 0")
+    assert start["sliders"] == [0, 0], start
+    shot("1-start")
+
+    slider = root.locator("input[type=range]").first
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    keyed = wait_for_explorer(root, "(s, before) => s.checksum !== before && s.sliders[0] > 0",
+                              start["checksum"])
+    assert keyed["sliders"][0] == pytest.approx(0.3, abs=1e-6), keyed
+    shot("2-keyboard")
+
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.55, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=4)
+    page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=4)
+    page.mouse.up()
+    dragged = wait_for_explorer(
+        root, "(s, before) => s.checksum !== before && s.sliders[0] > 1.5", keyed["checksum"])
+    shot("3-mouse-drag")
+
+    root.get_by_role("button", name="Encode").click()
+    encoded = wait_for_explorer(
+        root, "(s, before) => JSON.stringify(s.sliders) !== JSON.stringify(before)"
+              " && s.sliders.some(v => v !== 0)", dragged["sliders"])
+    assert encoded["checksum"] != dragged["checksum"], encoded
+    shot("4-encode")
+
+    root.get_by_role("button", name=re.compile("^Reset")).click()
+    reset = wait_for_explorer(root, "(s) => s.sliders.every(v => v === 0)")
+    assert reset["checksum"] == start["checksum"], (reset, start)
+    shot("5-reset")
+
+    chart = root.locator("canvas.cu-map")
+    chart.click(position={"x": 200, "y": 40})  # right and up of the centre: z1 > 0, z2 > 0
+    mapped = wait_for_explorer(root, "(s) => s.sliders[0] > 1 && s.sliders[1] > 1")
+    assert mapped["checksum"] != reset["checksum"], mapped
+    shot("6-map-click")
+
+    root.locator("select").select_option("mnist_dense_z8")
+    rebuilt = wait_for_explorer(root, "(s) => s.sliders.length === 8 && s.ink > 0")
+    assert rebuilt["sliders"] == [0] * 8, rebuilt
+    assert root.locator("canvas.cu-map").count() == 0, "the 8-D model has no 2-D map"
+    shot("7-model-z8")
+    root.locator("input[type=range]").nth(7).focus()
+    page.keyboard.press("ArrowLeft")
+    wait_for_explorer(root, "(s, before) => s.checksum !== before && s.sliders[7] < 0",
+                      rebuilt["checksum"])
+    shot("8-z8-moved")
+
+
+def element_screenshot(root, name: str) -> Path:
+    """A PNG of one element under ``build/screenshots/<name>.png``."""
+    path = SCREENSHOTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root.screenshot(path=str(path), timeout=TIMEOUT_MS)
+    return path
+
+
+@pytest.fixture(params=["file", "http"])
+def site_base(request, course_site, serve_directory) -> tuple[str, tuple[str, ...], str]:
+    """The course site's base URL, the origins its pages may load from, and the scheme."""
+    if request.param == "file":
+        return course_site.as_uri(), (), "file"
+    base = serve_directory(course_site)
+    return base, (base,), "http"
