@@ -430,6 +430,8 @@ def test_the_static_snippet_runs_in_chromium_without_a_kernel(tmp_path, mnist_co
             assert root.locator(".cu-mode").inner_text() == "decoding in this page"
             before = root.evaluate(PIXEL_SUM)
             slider = page.get_by_role("slider", name="z1")
+            # Notebook 7 takes arrow keys from controls without this attribute
+            assert slider.get_attribute("data-lm-suppress-shortcuts") == "true"
             slider.focus()
             page.keyboard.press("ArrowRight")
             assert page.get_by_label("z1 value").input_value() == "0.10"   # a visible step

@@ -59,8 +59,13 @@ const STYLE = `
 
 // ------------------------------------------------------------------ helpers
 
+const CONTROLS = new Set(["input", "select", "button"]);
+
 function make(tag, attributes = {}, children = []) {
   const node = document.createElement(tag);
+  // JupyterLab and Notebook 7 leave the keys pressed on a control to the control
+  // (Notebook 7 would otherwise take a slider's arrow keys for its own shortcuts)
+  if (CONTROLS.has(tag)) node.setAttribute("data-lm-suppress-shortcuts", "true");
   for (const [key, value] of Object.entries(attributes)) {
     if (key === "text") node.textContent = value;
     else if (key === "className") node.className = value;
