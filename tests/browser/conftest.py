@@ -399,3 +399,101 @@ def site_base(request, course_site, serve_directory) -> tuple[str, tuple[str, ..
         return course_site.as_uri(), (), "file"
     base = serve_directory(course_site)
     return base, (base,), "http"
+
+
+# ------------------------------------------------------------------ Jupyter servers
+
+JUPYTER_START_TIMEOUT_S = 120
+
+
+@dataclass
+class JupyterServer:
+    """A running ``jupyter lab`` or ``jupyter notebook`` (see :func:`jupyter_server`)."""
+
+    kind: str
+    base: str
+    token: str
+    root: Path
+    log: Path
+
+    def url(self, path: str) -> str:
+        """The address of ``path`` (such as ``lab/tree/x.ipynb``) with the token."""
+        return f"{self.base}/{path}?token={self.token}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def jupyter_server(tmp_path) -> Iterator[Callable[[str, Path], JupyterServer]]:
+    """A factory ``jupyter_server("lab" | "notebook", root)`` -> :class:`JupyterServer`.
+
+    Starts the .venv's Jupyter on 127.0.0.1 with a free port and a token, serving
+    ``root``, with ``COURSE_FAST=1`` for its kernels and the app exposed as
+    ``window.jupyterapp``; waits (bounded) until it answers. Every server is stopped
+    after the test, also when the test fails; its log is in the test's temp folder.
+    """
+    import secrets
+    import time
+    import urllib.request
+
+    started: list[subprocess.Popen] = []
+
+    def start(kind: str, root: Path) -> JupyterServer:
+        port, token = _free_port(), secrets.token_hex(16)
+        app = "LabApp" if kind == "lab" else "JupyterNotebookApp"
+        config = tmp_path / f"jupyter-config-{kind}"
+        config.mkdir(exist_ok=True)
+        command = [sys.executable, "-m", "jupyter", kind, "--no-browser",
+                   "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                   "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+                   f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
+                   f"--{app}.expose_app_in_browser=True",
+                   "--LabServerApp.workspaces_dir=" + str(config / "workspaces")]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        env = {**os.environ, "COURSE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+               "JUPYTER_CONFIG_DIR": str(config), "PYTHONPATH": str(ROOT)}
+        log = tmp_path / f"jupyter-{kind}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                       env=env, cwd=root)
+        started.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + JUPYTER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"jupyter {kind} exited with {process.returncode}:\n"
+                            + log.read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}",
+                                            timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter {kind} did not answer within "
+                            f"{JUPYTER_START_TIMEOUT_S} s:\n"
+                            + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.5)
+        return JupyterServer(kind=kind, base=base, token=token, root=root, log=log)
+
+    yield start
+    for process in started:
+        _stop(process)
