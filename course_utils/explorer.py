@@ -405,7 +405,8 @@ class _Catalogue:
         if name not in self._points:
             model, images = self.model(name), self.test_images(name)
             points = None
-            if _model_latent_dim(model, name) == 2 and images is not None:
+            if _model_latent_dim(model, name) == 2 and images is not None and \
+                    callable(getattr(model, "encode", None)):
                 shown = images[:MAP_POINTS]
                 codes = np.asarray(model.encode(shown[..., None])[0], dtype=np.float32)
                 labels = self.test_labels(name)

@@ -318,6 +318,14 @@ def test_the_2d_map_holds_the_test_codes_and_their_classes(vae2, mnist_test):
     unlabelled = LatentExplorer(vae2, images=mnist_test.x_test[:20]).widget.points
     assert unlabelled["labels"] is None
 
+    class DecodeOnly:
+        latent_dim = 2
+
+        def decode(self, z):
+            return vae2.decode(z)
+
+    assert LatentExplorer(DecodeOnly(), images=mnist_test.x_test[:20]).widget.points is None
+
 
 # ------------------------------------------------------------------ the widget
 
