@@ -182,10 +182,10 @@ _MATERIAL_PREFIX = "buggy_"
 def _is_exercise_module_function(code: types.CodeType) -> bool:
     """True for the code of a top-level, non-material function of an exercise module."""
     filename = code.co_filename
-    return (os.path.dirname(filename) == _EXERCISES_DIR
-            and _LESSON_FILE.fullmatch(os.path.basename(filename)) is not None
-            and "." not in code.co_qualname and not code.co_name.startswith(("<",
-                                                                               _MATERIAL_PREFIX)))
+    in_lesson_module = (os.path.dirname(filename) == _EXERCISES_DIR
+                        and _LESSON_FILE.fullmatch(os.path.basename(filename)) is not None)
+    top_level = "." not in code.co_qualname and not code.co_name.startswith("<")
+    return in_lesson_module and top_level and not code.co_name.startswith(_MATERIAL_PREFIX)
 
 
 def _exercise_module_label(code: types.CodeType) -> str:
@@ -287,7 +287,7 @@ def _referenced_objects(function: types.FunctionType) -> Iterator[object]:
                 continue
             if name in _CHAIN_STARTS and isinstance(instruction.argval, str):
                 key = instruction.argval
-                if name.startswith("LOAD_DEREF") or name == "LOAD_CLASSDEREF":
+                if name in ("LOAD_DEREF", "LOAD_CLASSDEREF"):
                     current = closure.get(key, _MISSING)
                 else:
                     current = namespace.get(key, builtin_names.get(key, _MISSING))
