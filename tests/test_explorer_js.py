@@ -451,3 +451,19 @@ def test_the_static_snippet_runs_in_chromium_without_a_kernel(tmp_path, mnist_co
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_the_bundled_module_imports_nothing_and_exports_plainly():
+    """One self-contained module (anywidget loads it from a string; the website turns it
+    into a classic script): no imports, and only plain function/const exports plus the
+    default export anywidget wants."""
+    import re
+
+    from course_utils.explorer import explorer_module_source
+
+    source = explorer_module_source()
+    assert not re.search(r"^\s*import\b", source, re.M)
+    exports = re.findall(r"^export\b.*$", source, re.M)
+    assert exports and all(re.match(r"export (function|const) \w+|export default \{ render \};$",
+                                    line) for line in exports), exports
+    assert "</script" not in source.lower()
