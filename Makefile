@@ -111,6 +111,7 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_explorer.py
+	$(PY) tools/benchmark_explorer_browser.py
 
 models: $(STAMP)
 	$(PY) tools/train_shipped_models.py --check
