@@ -70,14 +70,14 @@ $(COLAB_STAMP): $(COLAB_REQS)
 # The fast suite under Colab's versions, against the course as pip installs it from a git
 # tag, not the source tree: the env's own pytest does not put the repository on sys.path,
 # and `-p course_utils` imports the installed package before any test module can (some
-# insert the checkout into sys.path to import tools/). -rs prints why a test was skipped.
+# insert the checkout into sys.path to import tools/). -rfEs: why tests failed or skipped.
 test-colab: $(COLAB_STAMP) student
 	@url=$$($(COLAB_PY) tests/colab/conftest.py $(COLAB_REPO)) && \
 	  echo "Installing the course into $(COLAB_VENV) as Colab does: pip install \"vae-course @ $$url\"" && \
 	  { ! $(COLAB_PY) -m pip show vae-course >/dev/null 2>&1 || \
 	    $(COLAB_PY) -m pip uninstall --disable-pip-version-check -q -y vae-course; } && \
 	  $(COLAB_PY) -m pip install --disable-pip-version-check --progress-bar off -q "vae-course @ $$url"
-	COURSE_FAST=1 COURSE_COLAB_ENV=1 $(COLAB_VENV)/bin/pytest -p course_utils -q -rs tests notebooks build/student
+	COURSE_FAST=1 COURSE_COLAB_ENV=1 $(COLAB_VENV)/bin/pytest -p course_utils -q -rfEs tests notebooks build/student
 
 student: $(STAMP)
 	$(PY) tools/make_student.py --out build/student

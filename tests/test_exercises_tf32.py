@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
-from course_utils.exercises import lesson01, lesson03, lesson06
+from course_utils.exercises import lesson01, lesson02, lesson03, lesson06
 
 
 def tf32(values: object) -> np.ndarray:
@@ -70,6 +70,42 @@ def test_lesson01_q3_still_rejects_wrong_answers_computed_in_tf32():
     assert not lesson01.q3.check(second_nearest).passed
     assert not lesson01.q3.check(
         lambda p, c: _distances_by_product(p, c, tf32_matmul) * 1.1).passed
+
+
+# --- lesson 02, q4: the ELBO's gap as a KL between full Gaussians -----------------------
+
+def _kl_by_products(mean_q, cov_q, mean_p, cov_p):
+    """KL( N(mean_q, cov_q) || N(mean_p, cov_p) ) per row, in float32 with TF32 products."""
+    values = []
+    for m_q, c_q, m_p, c_p in zip(*(np.float32(a) for a in (mean_q, cov_q, mean_p, cov_p))):
+        inverse = np.linalg.inv(c_p).astype(np.float32)
+        d = (m_p - m_q)[:, None]
+        trace = np.trace(tf32_matmul(inverse, c_q))
+        mahalanobis = tf32_matmul(tf32_matmul(d.T, inverse), d)[0, 0]
+        log_dets = np.linalg.slogdet(c_p)[1] - np.linalg.slogdet(c_q)[1]
+        values.append(0.5 * (trace + mahalanobis - len(d) + log_dets))
+    return np.array(values)
+
+
+def _gap_by_products(*, reverse=False, log_var_scale=1.0):
+    def gap(model, x, q_mean, q_log_var):
+        posterior_mean, posterior_cov = model.posterior(x)
+        posterior_cov = np.broadcast_to(posterior_cov, (len(x),) + posterior_cov.shape[-2:])
+        q_cov = np.stack([np.diag(np.exp(log_var_scale * row)) for row in q_log_var])
+        if reverse:
+            return _kl_by_products(posterior_mean, posterior_cov, q_mean, q_cov)
+        return _kl_by_products(q_mean, q_cov, posterior_mean, posterior_cov)
+    return gap
+
+
+def test_lesson02_q4_accepts_the_gap_computed_with_tf32_products():
+    result = lesson02.q4.check(_gap_by_products())
+    assert result.passed, result
+
+
+def test_lesson02_q4_still_rejects_wrong_answers_computed_in_tf32():
+    assert "other direction" in lesson02.q4.check(_gap_by_products(reverse=True)).message
+    assert "standard" in lesson02.q4.check(_gap_by_products(log_var_scale=0.5)).message
 
 
 # --- lesson 06, q3: explained variance from a float32 covariance -------------------------
