@@ -40,7 +40,8 @@ from course_utils.data import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-EMBEDDED = REPO / "course_utils" / "_data"
+# The installed package's data (the checkout's in an editable install, site-packages on Colab).
+EMBEDDED = Path(data.__file__).resolve().parent / "_data"
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_STEMS = (
     "train-images-idx3-ubyte",
