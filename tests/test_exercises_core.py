@@ -287,3 +287,49 @@ def test_graded_mode_sees_through_tf_function():
         assert guarded.check(traced_in_check).status == "refused"
         assert guarded.check(named).status == "refused"
         assert guarded.check(tf.function(own, input_signature=spec)).passed
+
+
+# ---------------------------------------------------------------------- predictions
+
+import numpy as np  # noqa: E402
+
+from course_utils.exercises.core import Prediction  # noqa: E402
+
+
+def test_prediction_of_a_choice_is_recorded_then_revealed():
+    p = Prediction("Prediction 9.1: which is higher?", choices=("MNIST", "Fashion"),
+                   explanation="Fashion images have more ink.")
+    assert p.record(____).status == "not_attempted"
+    assert p.record(" mnist ").status == "recorded"
+    malformed = p.record("both")
+    assert malformed.status == "incorrect" and "'MNIST', 'Fashion'" in malformed.message
+    held = p.reveal("mnist", "MNIST")
+    assert held.status == "held" and held.passed and "more ink" in held.message
+    missed = p.reveal("Fashion", "MNIST")
+    assert missed.status == "missed" and not missed.passed and "'MNIST'" in missed.message
+    blank = p.reveal(____, "MNIST")
+    assert blank.status == "not_attempted" and "'MNIST'" in blank.message
+    assert "more ink" not in p.record("mnist").message  # the record gives nothing away
+
+
+def test_prediction_of_a_number_holds_within_its_relative_tolerance():
+    p = Prediction("Prediction 9.2: how many active units?", tolerance=0.25,
+                   explanation=lambda measured: f"{measured:.0f} dimensions carry the code.")
+    assert p.reveal(5, 4.0).status == "held"            # 25 % of 4 is 1
+    assert p.reveal(np.int64(6), 4.0).status == "missed"
+    assert "4 dimensions" in p.reveal(6, 4.0).message
+    for bad in ("five", True, float("nan"), [4]):
+        assert p.record(bad).status == "incorrect", bad
+    assert p.reveal("five", 4.0).status == "incorrect"
+    with pytest.raises(TypeError, match="measurement must be a number"):
+        p.reveal(4, "four")
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({}, ValueError), ({"choices": ("a", "b"), "tolerance": 0.1}, ValueError),
+    ({"choices": ("a",)}, ValueError), ({"tolerance": 0}, ValueError),
+    ({"tolerance": 0.1, "explanation": 3}, TypeError),
+])
+def test_prediction_rejects_a_malformed_definition(kwargs, error):
+    with pytest.raises(error):
+        Prediction("P", **kwargs)

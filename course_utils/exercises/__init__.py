@@ -8,6 +8,6 @@ Use in a notebook::
     ex.q1.solution()
 """
 
-from course_utils.exercises.core import CheckFailed, CheckResult, Exercise, ____
+from course_utils.exercises.core import CheckFailed, CheckResult, Exercise, Prediction, ____
 
-__all__ = ["____", "CheckFailed", "CheckResult", "Exercise"]
+__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Prediction"]

@@ -49,7 +49,9 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "expect",
+import numpy as np
+
+__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "Prediction", "expect",
            "is_graded", "set_graded", "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE",
            "NO_SOLUTION_MESSAGE"]
 
@@ -100,6 +102,9 @@ _STATUS_TEXT = {
     "incorrect": ("Not quite", "#b35900"),
     "not_attempted": ("Not attempted", "#57606a"),
     "refused": ("Not accepted", "#cf222e"),
+    "recorded": ("Prediction noted", "#0969da"),
+    "held": ("Prediction held", "#1a7f37"),
+    "missed": ("Prediction missed", "#8250df"),
 }
 
 
@@ -111,8 +116,10 @@ class CheckResult:
     ----------
     exercise : str
         The exercise's title.
-    status : {"correct", "incorrect", "not_attempted", "refused"}
+    status : {"correct", "incorrect", "not_attempted", "refused", "recorded", "held", "missed"}
         ``"refused"``: in graded mode, the answer is or uses the course's own code.
+        The last three belong to a :class:`Prediction`: written down, then confirmed
+        or contradicted by the measurement.
     message : str
         What was found, and a nudge that does not give the answer away.
     """
@@ -123,7 +130,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "correct"
+        return self.status in ("correct", "held")
 
     @property
     def attempted(self) -> bool:
@@ -558,3 +565,145 @@ class Exercise:
         returns stays a refused answer: an answer that calls it is not accepted.
         """
         return answer if self.check(answer).passed else self.reference
+
+
+# ---------------------------------------------------------------------- predictions
+
+_NO_PREDICTION = ("Write your prediction in the cell above (replace ____), then run "
+                  "this cell again before running the measurement.")
+
+
+class Prediction:
+    """A predict-then-check question: the learner writes a prediction, then a cell measures.
+
+    The lesson asks a question whose answer a following cell measures. The learner
+    writes ``my_prediction = ...`` first; :meth:`record` says whether it is a
+    well-formed prediction (without judging it), and after the measurement
+    :meth:`reveal` compares the two and explains the result. A blank prediction is
+    never an error: the notebook runs to the end, and the reveal still shows what was
+    measured. Predictions are not graded.
+
+    Parameters
+    ----------
+    title : str
+        E.g. ``"Prediction 4.1: which model reconstructs better?"``.
+    choices : sequence of str, optional
+        The prediction is one of these words (compared without case or surrounding
+        spaces). Give either ``choices`` or ``tolerance``.
+    tolerance : float, optional
+        The prediction is a number; it holds when it lies within ``tolerance`` times
+        the measured value's size of the measurement (0.25: within 25 %).
+    explanation : str or callable, optional
+        Why the measurement comes out as it does, shown by :meth:`reveal`; a callable
+        receives the measured value and returns the text.
+    """
+
+    def __init__(self, title: str, *, choices: tuple[str, ...] | list[str] | None = None,
+                 tolerance: float | None = None,
+                 explanation: str | Callable[[Any], str] = "") -> None:
+        if (choices is None) == (tolerance is None):
+            raise ValueError("a Prediction takes either choices=(...) or tolerance=..., "
+                             "not both or neither.")
+        if choices is not None:
+            choices = tuple(choices)
+            if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
+                raise ValueError(f"choices must be two or more non-empty strings; got {choices!r}.")
+        if tolerance is not None and not (isinstance(tolerance, (int, float))
+                                          and 0 < tolerance < float("inf")):
+            raise ValueError(f"tolerance must be a positive number; got {tolerance!r}.")
+        if not (isinstance(explanation, str) or callable(explanation)):
+            raise TypeError("explanation must be a string or a function of the measured "
+                            f"value; got {type(explanation).__name__}.")
+        self.title = title
+        self.choices = choices
+        self.tolerance = None if tolerance is None else float(tolerance)
+        self._explanation = explanation
+
+    def __repr__(self) -> str:
+        return f"Prediction({self.title!r})"
+
+    def _expected_form(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return "a number"
+
+    def _normalise(self, value: Any) -> str | float | None:
+        """The prediction in comparable form, or None when it is malformed."""
+        if self.choices is not None:
+            if not isinstance(value, str):
+                return None
+            folded = value.strip().lower()
+            return folded if folded in (c.strip().lower() for c in self.choices) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return None
+        number = float(value)
+        return number if number == number and abs(number) != float("inf") else None
+
+    def record(self, prediction: Any) -> CheckResult:
+        """Say whether ``prediction`` is written down in the expected form.
+
+        Parameters
+        ----------
+        prediction : str or float
+            The learner's prediction (``____`` while not written).
+
+        Returns
+        -------
+        CheckResult
+            ``"recorded"``, ``"not_attempted"`` or ``"incorrect"`` (malformed); it
+            never says whether the prediction is right.
+        """
+        if _is_placeholder(prediction):
+            return CheckResult(self.title, "not_attempted", _NO_PREDICTION)
+        if self._normalise(prediction) is None:
+            return CheckResult(self.title, "incorrect",
+                               f"Write your prediction as {self._expected_form()}; got "
+                               f"{prediction!r}.")
+        return CheckResult(self.title, "recorded",
+                           f"You predicted {prediction!r}. Now run the measurement.")
+
+    def reveal(self, prediction: Any, measured: Any) -> CheckResult:
+        """Compare ``prediction`` with what the cell ``measured``.
+
+        Parameters
+        ----------
+        prediction : str or float
+            The learner's prediction (``____`` if none was written).
+        measured : str or float
+            The measurement, in the same form as the prediction.
+
+        Returns
+        -------
+        CheckResult
+            ``"held"`` or ``"missed"``, with the measurement and the explanation;
+            ``"not_attempted"`` (still with the measurement) for a blank prediction.
+
+        Raises
+        ------
+        TypeError
+            If ``measured`` is not in the prediction's form (a bug in the lesson).
+        """
+        truth = self._normalise(measured)
+        if truth is None:
+            raise TypeError(f"{self.title}: the measurement must be {self._expected_form()}; "
+                            f"got {measured!r}.")
+        shown = f"{measured:.4g}" if self.tolerance is not None else repr(measured)
+        explanation = (self._explanation(measured) if callable(self._explanation)
+                       else self._explanation)
+        tail = f" {explanation}" if explanation else ""
+        if _is_placeholder(prediction):
+            return CheckResult(self.title, "not_attempted",
+                               f"You wrote no prediction. The cell measured {shown}.{tail}")
+        guess = self._normalise(prediction)
+        if guess is None:
+            return CheckResult(self.title, "incorrect",
+                               f"Your prediction {prediction!r} is not {self._expected_form()}. "
+                               f"The cell measured {shown}.{tail}")
+        if self.tolerance is not None:
+            held = abs(guess - truth) <= self.tolerance * abs(truth)
+        else:
+            held = guess == truth
+        status = "held" if held else "missed"
+        return CheckResult(self.title, status,
+                           f"You predicted {prediction!r}; the cell measured {shown}.{tail}")
+
