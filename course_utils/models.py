@@ -163,19 +163,37 @@ def build_conv_decoder(latent_dim: int = 2, *, output: str = "logits") -> keras.
     return keras.Model(inputs, outputs, name="decoder")
 
 
-def build_autoencoder(latent_dim: int = 2, hidden=(512, 256)) -> tuple[keras.Model, ...]:
+def build_autoencoder(latent_dim: int = 2, hidden=(512, 256), *,
+                      output: str = "sigmoid") -> tuple[keras.Model, ...]:
     """A dense autoencoder 784 -> hidden -> latent_dim -> reversed(hidden) -> 784.
 
-    The decoder ends in a sigmoid, so reconstructions are pixel intensities in (0, 1).
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the code.
+    hidden : sequence of int
+        Widths of the encoder's hidden layers, image side first; the decoder mirrors them.
+    output : {"sigmoid", "logits"}
+        ``"sigmoid"``: reconstructions are pixel intensities in (0, 1) (for a loss such
+        as the MSE); ``"logits"``: the decoder returns pixel logits, for a Bernoulli
+        loss computed from logits (``losses.bernoulli_nll_from_logits``, as the VAEs
+        use); apply a sigmoid to get intensities.
 
     Returns
     -------
     autoencoder, encoder, decoder : keras.Model
         ``autoencoder`` maps ``(batch, 28, 28, 1)`` to ``(batch, 28, 28, 1)`` and shares
-        its weights with ``encoder`` and ``decoder``. It is not compiled.
+        its weights with ``encoder`` (output ``(batch, latent_dim)``) and ``decoder``.
+        It is not compiled.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a latent size or widths that are not positive integers, or an unknown
+        ``output``.
     """
     encoder = build_dense_encoder(latent_dim, hidden)
-    decoder = build_dense_decoder(latent_dim, tuple(reversed(tuple(hidden))), output="sigmoid")
+    decoder = build_dense_decoder(latent_dim, tuple(reversed(tuple(hidden))), output=output)
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
     return autoencoder, encoder, decoder

@@ -48,6 +48,19 @@ def test_build_autoencoder_classic_sizes_and_shared_weights():
     np.testing.assert_allclose(autoencoder(x), through, rtol=1e-6)
 
 
+def test_build_autoencoder_outputs_logits_on_request():
+    keras.utils.set_random_seed(0)
+    autoencoder, encoder, decoder = build_autoencoder(2, hidden=(8,), output="logits")
+    # A code far out makes a decoder without a final sigmoid leave (0, 1).
+    logits = keras.ops.convert_to_numpy(decoder(np.full((3, 2), 100.0, np.float32)))
+    assert logits.min() < 0.0 or logits.max() > 1.0
+    _, _, sigmoid_decoder = build_autoencoder(2, hidden=(8,))
+    pixels = keras.ops.convert_to_numpy(sigmoid_decoder(np.full((3, 2), 100.0, np.float32)))
+    assert pixels.min() >= 0.0 and pixels.max() <= 1.0
+    with pytest.raises(ValueError, match="output must be one of"):
+        build_autoencoder(2, output="linear")
+
+
 @pytest.mark.parametrize("latent_dim, error", [(0, ValueError), (-2, ValueError),
                                                (2.5, TypeError), ("2", TypeError)])
 def test_builders_reject_bad_latent_dim(latent_dim, error):
