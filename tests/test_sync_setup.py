@@ -190,6 +190,25 @@ def test_a_new_lesson_gets_its_setup_cell_badges_and_readme_row(repo_copy):
     assert sync(repo_copy, check=True) == []
 
 
+def test_an_appendix_gets_its_setup_cell_and_a_readme_row_after_its_lesson(repo_copy):
+    appendix = new_notebook(cells=[
+        new_markdown_cell("# Appendix to lesson 02: Extra detail"),
+        new_markdown_cell("## Setup"),
+        new_code_cell("import numpy as np"),
+    ])
+    path = repo_copy / "notebooks" / "02a_extra_detail.ipynb"
+    nbformat.write(appendix, path)
+    sync(repo_copy)
+    cells = nbformat.read(path, as_version=4).cells
+    assert is_setup_cell(cells[2]) and cells[3].source == "import numpy as np"
+    readme = (repo_copy / "README.md").read_text()
+    row = "| [02a Appendix: Extra detail](notebooks/02a_extra_detail.ipynb) |"
+    assert row in readme
+    after_02 = readme.index("notebooks/02_elbo_derivation.ipynb) |")
+    assert after_02 < readme.index(row) < readme.index("notebooks/03_dense_vae.ipynb) |")
+    assert sync(repo_copy, check=True) == []
+
+
 def test_a_lesson_without_a_setup_heading_gets_the_cell_after_its_title(repo_copy):
     path = repo_copy / "notebooks" / "07_bare.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("# Lesson 07: Bare"),

@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = grade_in_this_process(course, args.worker, args.timeout)
         (course / "seconds.json").write_text(json.dumps(seconds))
         return 0
-    paths = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.lessons:
         paths = [p for p in paths if f"lesson{p.name[:2]}" in args.lessons]
         if len(paths) != len(set(args.lessons)):

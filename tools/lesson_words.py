@@ -24,6 +24,7 @@ LIMIT = 3000
 
 _REMOVE = (
     re.compile(r"```.*?```", re.DOTALL),            # fenced code
+    re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)"),  # linked badges
     re.compile(r"!\[[^\]]*\]\([^)]*\)"),            # images and badges
     re.compile(r"<[^>]+>"),                         # HTML tags
 )

@@ -26,7 +26,8 @@ not help. ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on th
 
 Usage::
 
-    python tools/make_student.py                 # notebooks/*.ipynb -> build/student/
+    python tools/make_student.py                 # notebooks/NN_*.ipynb -> build/student/
+                                                 # (appendices, NNa_*, have no exercises)
     python tools/make_student.py --out DIR NB.ipynb ...
     python tools/make_student.py --nbgrader build/nbgrader   # also nbgrader sources
 """
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nbgrader", type=Path, default=None,
                         help="also write nbgrader source notebooks under DIR/source/")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     args.out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         notebook = student_version(nbformat.read(path, as_version=4))

@@ -4,7 +4,8 @@ The course's release, its repository address and tag, is set in one place:
 pyproject.toml's ``[tool.vae-course]`` table (``repository``, ``tag``). This tool writes
 it into
 
-- every lesson's *setup cell* (``notebooks/NN_*.ipynb``): the first code cell, right
+- every lesson's *setup cell* (``notebooks/NN_*.ipynb``, and appendices such as
+  ``notebooks/03a_*.ipynb``): the first code cell, right
   after the "## Setup" heading (or after the title cell if a lesson has none). On Colab
   or Kaggle it pip-installs ``vae-course @ git+<repository>@<tag>`` when
   ``course_utils`` cannot be imported; anywhere else it does nothing;
@@ -32,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+LESSON_GLOB = "[0-9][0-9]*_*.ipynb"  # lessons NN_* and appendices NNa_*
 
 SETUP_MARKER = "# Setup for Google Colab and Kaggle"
 SETUP_CELL_ID = "course-setup"
@@ -41,7 +42,7 @@ KAGGLE_BADGE = "[![Open In Kaggle](https://kaggle.com/static/images/open-in-kagg
 README_START = "<!-- colab-badges:start -->"
 README_END = "<!-- colab-badges:end -->"
 
-_TITLE = re.compile(r"# Lesson (\d\d): (.+)")
+_TITLE = re.compile(r"# (?:Lesson (\d\d)|Appendix to lesson (\d\d)): (.+)")
 _GITHUB = re.compile(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?")
 _URL = re.compile(r"https://[\w.-]+(?::\d+)?(?:/[\w.~-]+)+/?")
 _TAG = re.compile(r"[\w][\w.+/-]*")
@@ -181,6 +182,8 @@ def badges(release: Release, notebook_name: str) -> str:
 def lesson_title(notebook: nbformat.NotebookNode, notebook_name: str) -> tuple[str, str]:
     """The lesson's number and title from its first cell, ``# Lesson NN: Title``.
 
+    An appendix, ``# Appendix to lesson NN: Title``, is numbered ``"NNa"``.
+
     Raises
     ------
     ValueError
@@ -190,8 +193,12 @@ def lesson_title(notebook: nbformat.NotebookNode, notebook_name: str) -> tuple[s
     match = _TITLE.fullmatch(first.source.split("\n", 1)[0]) if first is not None and \
         first.cell_type == "markdown" else None
     if match is None:
-        raise ValueError(f"{notebook_name}: the first cell must start with '# Lesson NN: Title'")
-    return match.group(1), match.group(2).strip()
+        raise ValueError(f"{notebook_name}: the first cell must start with '# Lesson NN: Title' "
+                         "or '# Appendix to lesson NN: Title'")
+    lesson, appendix, title = match.groups()
+    if lesson:
+        return lesson, title.strip()
+    return f"{appendix}a", f"Appendix: {title.strip()}"
 
 
 def _with_badges(source: str, badge_line: str) -> str:
@@ -335,7 +342,7 @@ def sync_readme(text: str, block: str) -> tuple[str, list[str]]:
 
 
 def lesson_paths(root: Path) -> list[Path]:
-    """The lessons, ``notebooks/NN_*.ipynb``, in order."""
+    """The lessons and their appendices, ``notebooks/NN_*.ipynb`` and ``NNa_*``, in order."""
     return sorted((root / "notebooks").glob(LESSON_GLOB))
 
 

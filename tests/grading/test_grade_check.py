@@ -35,7 +35,7 @@ from make_student import GRADED_CALL, nbgrader_source, strip_solutions  # noqa: 
 
 from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE  # noqa: E402
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLVED = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n"
 STUB = "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 
