@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from exercise_contract import assert_exercise_contract, assert_graded_contract
 
+from course_utils.exercises import ____
 from course_utils.exercises import lesson01 as ex
 
 
@@ -35,6 +36,21 @@ def test_q1_rejects_scalar_mean_sum_and_missing_square():
     assert not absolute.passed and "Square" in absolute.message
 
 
+def test_q1_root_mean_square_is_not_sent_back_to_the_squaring():
+    # The squaring and averaging are right: the advice must point at the square root.
+    rms = ex.q1.check(lambda x, y: np.sqrt(((x - y) ** 2).reshape(len(x), -1).mean(axis=1)))
+    assert not rms.passed and "square root" in rms.message
+    assert "Square the differences" not in rms.message
+
+
+def test_q1_one_batch_error_repeated_per_image_is_called_out():
+    def batch_mean(x, y):
+        return np.full(len(x), np.mean((x - y) ** 2))
+
+    result = ex.q1.check(batch_mean)
+    assert not result.passed and "same number" in result.message
+
+
 # --- 1.2 ---------------------------------------------------------------------------------
 
 def test_q2_accepts_reference_and_a_loop():
@@ -52,7 +68,9 @@ def test_q2_rejects_weights_only_and_off_by_layer_counts():
     weights_only = ex.q2.check(lambda s: sum(a * b for a, b in zip(s, s[1:])))
     assert not weights_only.passed and "only the weight matrices" in weights_only.message
     wrong_bias = ex.q2.check(lambda s: sum(a * b + a for a, b in zip(s, s[1:])))
-    assert not wrong_bias.passed and "not right" in wrong_bias.message
+    assert not wrong_bias.passed and "per input unit" in wrong_bias.message
+    last_layer_missing = ex.q2.check(lambda s: sum(a * b + b for a, b in zip(s[:-2], s[1:-1])))
+    assert not last_layer_missing.passed and "not right" in last_layer_missing.message
 
 
 def test_q2_reference_agrees_with_keras():
@@ -89,3 +107,14 @@ def test_messages_do_not_contain_the_solution_code():
     for question, wrong in ((ex.q1, lambda x, y: 0.0), (ex.q3, lambda p, c: p)):
         message = question.check(wrong).message
         assert ".mean(axis=1)" not in message and "np.sqrt" not in message
+
+
+# --- prediction 1.1 ------------------------------------------------------------------------
+
+def test_p1_records_a_percentage_and_reveals_the_measurement():
+    assert ex.p1.record(20).status == "recorded"
+    assert ex.p1.record("many").status == "incorrect"
+    held = ex.p1.reveal(25, 28.4)
+    assert held.status == "held" and "28 % of the box samples" in held.message
+    assert ex.p1.reveal(2, 28.4).status == "missed"
+    assert ex.p1.reveal(____, 28.4).status == "not_attempted"

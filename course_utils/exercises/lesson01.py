@@ -5,9 +5,26 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils import evaluation, latent
-from course_utils.exercises.core import Exercise, expect
+from course_utils.exercises.core import Exercise, Prediction, expect
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["p1", "q1", "q2", "q3"]
+
+
+# --- prediction 1.1: how many box samples land in holes? ---------------------------------
+
+def _explain_box_holes(measured: float) -> str:
+    return (f"{measured:.0f} % of the box samples fell in holes, against about 1 % of real "
+            "training codes (1 % by construction of the threshold). The box is the "
+            "smallest rectangle around the test codes, but the codes fill it unevenly: "
+            "arms, dense cores, empty corners. A uniform draw ignores where the codes are, "
+            "so it lands in the empty parts in proportion to their area.")
+
+
+p1 = Prediction(
+    "Prediction 1.1: what percentage of box samples lands in a hole?",
+    tolerance=0.5,
+    explanation=_explain_box_holes,
+)
 
 
 # --- 1.1 per-image reconstruction error -------------------------------------------------
@@ -32,8 +49,19 @@ def _check_per_image_mse(answer) -> None:
            "Reduce over every axis except the first (the batch).")
     expect(not np.allclose(got, want * 784, rtol=1e-4),
            "Your values are 784 times too large: average over pixels, do not sum.")
+    expect(not np.allclose(got, np.sqrt(want), rtol=1e-4),
+           "These are the square roots of the right values (root-mean-square errors). "
+           "Squaring and averaging are right; leave out the square root.")
+    absolute = np.abs(images - reconstructions).reshape(len(images), -1).mean(axis=1)
+    expect(not np.allclose(got, absolute, rtol=1e-4),
+           "These are mean absolute differences. Square the differences before averaging "
+           "them.")
+    expect(not np.allclose(got, np.full_like(want, want.mean()), rtol=1e-4),
+           "Every image gets the same number: the error of the whole batch. Average over "
+           "each image's own pixels only.")
     expect(np.allclose(got, want, rtol=1e-4),
-           "Right shape, wrong values. Square the differences before averaging them.")
+           "Right shape, wrong values. For each image, take the mean over all of its pixels "
+           "of (image - reconstruction) squared.")
     same = per_image_mse(images[:1], images[:1])
     expect(np.allclose(np.asarray(answer(images[:1], images[:1])), same),
            "A perfect reconstruction should give an error of exactly 0.")
@@ -68,6 +96,10 @@ def _check_dense_parameter_count(answer) -> None:
         expect(got != weights_only,
                f"For widths {sizes} you count only the weight matrices. Each Dense "
                "unit also has one more parameter.")
+        input_biases = sum(a * b + a for a, b in zip(sizes[:-1], sizes[1:]))
+        expect(got != input_biases or want == input_biases,
+               f"For widths {sizes} you count one bias per input unit of each layer. The "
+               "weights are right; a Dense layer's biases belong to its output units.")
         expect(got == want,
                f"For widths {sizes} the count is not right (got {got}). A Dense layer "
                "from n_in to n_out units has a weight per input-output pair, plus extras.")
