@@ -15,11 +15,13 @@ import pytest
 from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 
 from course_utils.estimators import kl_monte_carlo
+from course_utils.exercises import ____
 from course_utils.exercises import lesson02 as ex
+from course_utils.likelihoods import implied_kl_weight
 from course_utils.losses import kl_divergence_standard_normal
 from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 
-QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
+QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4, ex.q5)
 
 
 SOLUTION_SNIPPETS = ("exp(0.5", "0.5 * log_var", "np.sum(", "axis=-1", "gaussian_kl(")
@@ -144,6 +146,10 @@ def test_q2_fresh_noise_instead_of_eps_is_called_out():
                       "same eps")
 
 
+def test_q2_one_noise_draw_shared_by_the_batch_is_called_out():
+    _assert_incorrect(ex.q2, lambda m, v, e: m + np.sqrt(np.exp(v)) * e[:1], "shares one draw")
+
+
 def test_q2_wrong_shape_is_called_out():
     _assert_incorrect(ex.q2, lambda m, v, e: (m + np.sqrt(np.exp(v)) * e).sum(axis=1),
                       "shape (5, 3)")
@@ -190,9 +196,57 @@ def test_q3_batch_sum_and_per_example_results_are_called_out():
     _assert_incorrect(ex.q3, per_example, "one number for the whole batch")
 
 
-# --- 2.4 the gap is a KL -----------------------------------------------------------------
+# --- 2.4 the KL weight the book's loss implies -------------------------------------------
 
-def test_q4_reference_equals_log_evidence_minus_elbo():
+def test_q4_reference_matches_the_book_loss_rescaled():
+    # The book's whole loss (per-pixel mean BCE + its KL term), times D, minus the summed
+    # NLL, divided by the true KL: that is beta. Computed from the losses themselves.
+    rng = np.random.default_rng(12)
+    for latent_dim in (2, 5, 20):
+        mean, log_var = rng.normal(size=(2, 64, latent_dim))
+        book_kl_term = ex.buggy_kl_loss(mean, log_var)
+        true_kl = float(np.mean(np.asarray(kl_divergence_standard_normal(mean, log_var))))
+        assert ex.implied_beta(latent_dim, 784) == pytest.approx(784 * book_kl_term / true_kl,
+                                                               rel=1e-9)
+    assert ex.implied_beta(2, 784) == pytest.approx(0.392)
+
+
+def test_q4_reference_agrees_with_the_course_implied_kl_weight():
+    for latent_dim, pixels in ((2, 784), (16, 3072)):
+        assert ex.implied_beta(latent_dim, pixels) == pytest.approx(
+            implied_kl_weight(pixels, reduction="mean", kl_weight=1e-3 / latent_dim))
+
+
+def test_q4_accepts_an_independent_two_step_answer():
+    def two_steps(latent_dim, pixel_count):
+        kl_factor = -5e-4 / latent_dim / -0.5  # book's term = kl_factor * KL
+        return kl_factor * pixel_count
+
+    assert ex.q4.check(two_steps).passed
+
+
+@pytest.mark.parametrize("answer, phrase", [
+    (lambda k, d: 1e-3 / k, "averaged over pixels"),           # pixel mean not undone
+    (lambda k, d: 1e-3 / (k * d), "other way round"),         # divided by D
+    (lambda k, d: d * 1e-3, "one latent dimension only"),      # mean over K ignored
+    (lambda k, d: d * 1e-3 / k**2, "once too often"),          # divided by K twice
+    (lambda k, d: d * 5e-4 / k, "Half the right value"),       # 5e-4 taken as the factor
+    (lambda k, d: 5e-4, "the book's constant"),
+    (lambda k, d: -d * 1e-3 / k, "negative"),
+    (lambda k, d: 784 * 1e-3 / k, "pixel_count"),
+    (lambda k, d: d * 1e-3 / (k + 1), "Wrong values"),
+])
+def test_q4_typical_mistakes_get_specific_advice(answer, phrase):
+    _assert_incorrect(ex.q4, answer, phrase)
+
+
+def test_q4_an_array_is_refused_as_a_weight():
+    _assert_incorrect(ex.q4, lambda k, d: np.full(k, d * 1e-3 / k), "one number")
+
+
+# --- 2.5 the gap is a KL -----------------------------------------------------------------
+
+def test_q5_reference_equals_log_evidence_minus_elbo():
     model = LinearGaussianModel.random(data_dim=6, latent_dim=2, orthogonal=False, seed=7)
     x, _ = model.sample(4, seed=8)
     rng = np.random.default_rng(9)
@@ -207,12 +261,12 @@ def _posterior_kls(model, x, q_mean, q_log_var):
     return posterior_mean, posterior_cov, diagonal_covariance(q_log_var)
 
 
-def test_q4_shortcut_through_the_evidence_is_refused():
-    _assert_incorrect(ex.q4, lambda model, x, m, v: model.log_evidence(x) - model.elbo(x, m, v),
+def test_q5_shortcut_through_the_evidence_is_refused():
+    _assert_incorrect(ex.q5, lambda model, x, m, v: model.log_evidence(x) - model.elbo(x, m, v),
                       "without log_evidence, elbo")
 
 
-def test_q4_reversed_kl_and_kl_to_the_prior_are_called_out():
+def test_q5_reversed_kl_and_kl_to_the_prior_are_called_out():
     def reversed_kl(model, x, m, v):
         posterior_mean, posterior_cov, q_cov = _posterior_kls(model, x, m, v)
         return gaussian_kl(posterior_mean, posterior_cov, m, q_cov)
@@ -220,11 +274,11 @@ def test_q4_reversed_kl_and_kl_to_the_prior_are_called_out():
     def kl_to_prior(model, x, m, v):
         return 0.5 * np.sum(m**2 + np.exp(v) - 1 - v, axis=-1)
 
-    _assert_incorrect(ex.q4, reversed_kl, "other direction")
-    _assert_incorrect(ex.q4, kl_to_prior, "prior")
+    _assert_incorrect(ex.q5, reversed_kl, "other direction")
+    _assert_incorrect(ex.q5, kl_to_prior, "prior")
 
 
-def test_q4_standard_deviations_as_covariance_and_sign_are_called_out():
+def test_q5_standard_deviations_as_covariance_and_sign_are_called_out():
     def std_covariance(model, x, m, v):
         posterior_mean, posterior_cov = model.posterior(x)
         return gaussian_kl(m, diagonal_covariance(0.5 * v), posterior_mean, posterior_cov)
@@ -233,14 +287,28 @@ def test_q4_standard_deviations_as_covariance_and_sign_are_called_out():
         posterior_mean, posterior_cov, q_cov = _posterior_kls(model, x, m, v)
         return -gaussian_kl(m, q_cov, posterior_mean, posterior_cov)
 
-    _assert_incorrect(ex.q4, std_covariance, "standard deviations")
-    _assert_incorrect(ex.q4, negative, "negative")
+    _assert_incorrect(ex.q5, std_covariance, "standard deviations")
+    _assert_incorrect(ex.q5, negative, "negative")
 
 
-def test_q4_diagonal_posterior_shortcut_reports_the_model_error():
+def test_q5_diagonal_posterior_shortcut_reports_the_model_error():
     def diagonal_only(model, x, m, v):
         posterior_mean, posterior_log_var = model.posterior_diagonal(x)
         return gaussian_kl(m, diagonal_covariance(v), posterior_mean,
                            diagonal_covariance(posterior_log_var))
 
-    _assert_incorrect(ex.q4, diagonal_only, "posterior()")
+    _assert_incorrect(ex.q5, diagonal_only, "posterior()")
+
+
+# --- prediction 2.1 ------------------------------------------------------------------------
+
+def test_p1_wrong_sign_share_is_half_as_the_explanation_says():
+    # The explanation's claim: the estimate's sign is the sign of eps, so half are positive.
+    from course_utils.estimators import score_function_gradient
+
+    score = score_function_gradient(0.0, 0.0, 3.0, n_estimates=200_000, seed=4)
+    share = 100 * np.mean(score.mean > 0)
+    assert share == pytest.approx(50, abs=0.5)
+    assert ex.p1.reveal(50, share).status == "held"
+    assert ex.p1.reveal(10, share).status == "missed"
+    assert "coin flip" in ex.p1.reveal(____, share).message

@@ -1,10 +1,13 @@
 """Exercises for lesson 02 (the ELBO, the Gaussian KL and the reparameterization trick).
 
+* ``p1``: predict the share of score-function gradient estimates with the wrong sign.
 * ``q1``: write the closed-form KL between a diagonal Gaussian and N(0, I).
 * ``q2``: find the bug in a sampling function that scales the noise by the variance.
 * ``q3``: find the two bugs in a KL loss copied from a popular book (a mean over the
   latent axis and a wrong constant factor).
-* ``q4``: compute the ELBO's gap as a KL divergence to the exact posterior.
+* ``q4``: work out the KL weight that the book's whole loss (its KL with a per-pixel mean
+  cross-entropy) puts on the KL, relative to the ELBO.
+* ``q5``: compute the ELBO's gap as a KL divergence to the exact posterior.
 
 Each checker runs the answer on its own fixed inputs, compares with the reference, and
 recognises the typical mistakes, saying what is wrong without giving the code away.
@@ -17,19 +20,22 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils import estimators, latent_space, latent_usage, losses
-from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils import estimators, latent_space, latent_usage, likelihoods, losses
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 from course_utils.layers import Sampling
 from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 
 __all__ = [
+    "p1",
     "q1",
     "q2",
     "q3",
     "q4",
+    "q5",
     "kl_to_standard_normal",
     "sample_z",
     "kl_loss",
+    "implied_beta",
     "elbo_gap",
     "buggy_sample_z",
     "buggy_kl_loss",
@@ -202,6 +208,23 @@ def _check_kl_shape(got: np.ndarray, input_shape: tuple[int, int], *, scalar: bo
            f"Expected one KL per example, shape ({batch},); got shape {got.shape}.")
 
 
+# --- prediction 2.1: how many score-function estimates have the wrong sign? ----------------
+
+def _explain_wrong_sign(measured: float) -> str:
+    return (f"{measured:.1f} % of the one-sample score-function estimates were positive. "
+            "Here each estimate is f(z) * eps with f(z) = (z - 3)^2 >= 0 and z = eps, so "
+            "its sign is the sign of eps: a coin flip, about half wrong whatever the "
+            "sample size. The mean still comes out right because the negative estimates "
+            "are much larger than the positive ones.")
+
+
+p1 = Prediction(
+    "Prediction 2.1: what percentage of score-function estimates have the wrong sign?",
+    tolerance=0.2,
+    explanation=_explain_wrong_sign,
+)
+
+
 # --- 2.1 the closed-form KL --------------------------------------------------------------
 
 def kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike) -> np.ndarray:
@@ -325,6 +348,10 @@ def _check_sample_z(answer: Callable) -> None:
         raise CheckFailed(
             f"Your spread shrinks as the variance grows: for variance {variance:g} and "
             f"eps = 1 your z is {spread:.4g} from the mean. Check the sign in the exponent.")
+    if np.allclose(got, sample_z(mean, log_var, eps[:1]), **_TOL):
+        raise CheckFailed("Every row of your z uses the noise of the first row: the whole "
+                          "batch shares one draw. Each entry of z needs its own entry of "
+                          "eps.")
     if np.allclose(got, sample_z(np.zeros_like(mean), log_var, eps), **_TOL):
         raise CheckFailed("Your samples are centred on 0, not on the mean of q: they "
                           "ignore `mean`.")
@@ -406,7 +433,101 @@ q3 = Exercise(
 )
 
 
-# --- 2.4 the ELBO's gap is a KL ---------------------------------------------------------
+# --- 2.4 the KL weight the book's loss implies ----------------------------------------------
+
+# The book's whole loss per image: Keras' binary_crossentropy (the cross-entropy averaged
+# over the D pixels) plus buggy_kl_loss, whose KL term is -5e-4 * mean_j(...) =
+# (1e-3 / K) * KL. Multiplied by D it is  NLL_sum + (D * 1e-3 / K) * KL.
+_BOOK_FACTOR = 5e-4
+
+
+def implied_beta(latent_dim: int, pixel_count: int) -> float:
+    """The KL weight beta of the book's loss, relative to the negative ELBO.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Number of latent dimensions K.
+    pixel_count : int
+        Number of pixels D of one image.
+
+    Returns
+    -------
+    float
+        ``beta`` such that the book's loss is proportional to ``NLL + beta * KL``, where
+        NLL is the reconstruction term summed over the pixels and KL is summed over the
+        latent dimensions (``beta = 1``: the negative ELBO).
+    """
+    return pixel_count * 2 * _BOOK_FACTOR / latent_dim
+
+
+def _check_implied_beta(answer: Callable) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q4.check(my_implied_beta).")
+    cases = ((2, 784), (20, 784), (8, 3072))
+    got = []
+    for latent_dim, pixel_count in cases:
+        value = _float_result(answer(latent_dim, pixel_count), "one number")
+        expect(value.size == 1, f"Return one number (the weight beta); got an array of shape "
+                                f"{value.shape}.")
+        got.append(float(value.reshape(())))
+    got = np.array(got)
+    want = np.array([implied_beta(k, d) for k, d in cases])
+    if np.allclose(got, want, rtol=1e-6):
+        return
+    latent = np.array([float(k) for k, _ in cases])
+    pixels = np.array([float(d) for _, d in cases])
+    _expect_finite(got)
+    expect(not np.allclose(got, 784 * 2 * _BOOK_FACTOR / latent, rtol=1e-6),
+           "Right for MNIST's 784 pixels only: use pixel_count, the D of the images the "
+           "loss is applied to.")
+    expect(not np.allclose(got, -want, rtol=1e-6),
+           "Your weight is negative. The book's constant -5e-4 multiplies a bracket whose "
+           "sum is -2 times the KL: what sign does the KL term end up with?")
+    expect(not np.allclose(got, want / pixels, rtol=1e-6),
+           "This is the weight relative to the book's own reconstruction term, the "
+           "cross-entropy averaged over pixels. The ELBO sums it over the D pixels: "
+           "rescale the whole loss so that the reconstruction term is that sum.")
+    expect(not np.allclose(got, want / pixels**2, rtol=1e-6),
+           "The pixel count enters the other way round: the per-pixel mean makes the "
+           "reconstruction term D times smaller than the ELBO's, so relative to it the KL "
+           "weighs D times more, not less.")
+    expect(not np.allclose(got, want * latent, rtol=1e-6),
+           "Right for one latent dimension only: the book averages the KL terms over the "
+           "K latent dimensions where the KL sums them. How does that change the weight?")
+    expect(not np.allclose(got, want / latent, rtol=1e-6),
+           "You divide by the latent dimension K once too often: the book's mean over K "
+           "terms gives one factor 1/K, and nothing else in the loss depends on K.")
+    expect(not np.allclose(got, want / 2, rtol=1e-6),
+           "Half the right value: the bracket in the KL formula comes with -1/2, so the "
+           "book's -5e-4 is 1e-3 times that factor, not 5e-4 times.")
+    expect(not np.allclose(got, want * 2, rtol=1e-6),
+           "Twice the right value: compare the book's constant with the -1/2 of the KL "
+           "formula once more.")
+    expect(not np.allclose(got, np.full_like(want, _BOOK_FACTOR), rtol=1e-6),
+           "5e-4 is the book's constant, not yet the weight: it multiplies a mean over "
+           "latent dimensions of a bracket, beside a reconstruction term averaged over "
+           "pixels. Express the loss as (sum-over-pixels NLL) + beta * KL.")
+    raise CheckFailed("Wrong values. Write the book's loss per image as the summed NLL "
+                      "divided by D plus its KL term, turn its KL term into c * KL, then "
+                      "multiply everything by D: beta is what multiplies the KL.")
+
+
+q4 = Exercise(
+    "Exercise 2.4: the KL weight the book's loss implies",
+    _check_implied_beta,
+    implied_beta,
+    hints=(
+        "Two steps: the book's KL term, -5e-4 * (mean over K of the bracket), is some "
+        "multiple c of the KL (the KL is -1/2 times the SUM of the bracket). Then the "
+        "per-pixel mean cross-entropy is the summed NLL divided by D.",
+        "Book loss = NLL / D + c * KL with c = 1e-3 / K. Multiply by D to get "
+        "NLL + beta * KL.",
+    ),
+    forbidden=(likelihoods.implied_kl_weight,),
+)
+
+
+# --- 2.5 the ELBO's gap is a KL ---------------------------------------------------------
 
 def elbo_gap(model: LinearGaussianModel, x: ArrayLike, q_mean: ArrayLike,
              q_log_var: ArrayLike) -> np.ndarray:
@@ -450,7 +571,7 @@ _GAP_TOL = {"rtol": 2e-3, "atol": 1e-8}
 
 
 def _check_elbo_gap(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q4.check(my_elbo_gap).")
+    expect(callable(answer), "Pass your function itself, e.g. ex.q5.check(my_elbo_gap).")
     model = LinearGaussianModel.random(data_dim=4, latent_dim=3, noise_std=0.7,
                                        orthogonal=False, seed=41)
     guarded = _NoShortcutModel(model.weights, model.bias, model.noise_std)
@@ -488,8 +609,8 @@ def _check_elbo_gap(answer: Callable) -> None:
                       "exact posterior p(z|x); check both Gaussians' means and covariances.")
 
 
-q4 = Exercise(
-    "Exercise 2.4: the ELBO's gap is a KL divergence",
+q5 = Exercise(
+    "Exercise 2.5: the ELBO's gap is a KL divergence",
     _check_elbo_gap,
     elbo_gap,
     hints=(

@@ -139,6 +139,17 @@ return np.mean(per_example)
                 _after("my_kl_loss = lambda mean, log_var: ex.kl_loss(mean, log_var)"),
             )),
         "q4": Question(
+            mistake=_body("return 5e-4 * 2 / latent_dim"),
+            phrase="averaged over pixels",
+            shortcuts=(
+                _body("""
+from course_utils.likelihoods import implied_kl_weight
+return implied_kl_weight(pixel_count, reduction="mean", kl_weight=1e-3 / latent_dim)
+"""),
+                _after("my_implied_beta = ex.implied_beta"),
+                _hidden("lesson02", "implied_beta", "latent_dim, pixel_count"),
+            )),
+        "q5": Question(
             mistake=_body("""
 posterior_mean, posterior_cov = model.posterior(x)
 return gaussian_kl(posterior_mean, posterior_cov, q_mean, diagonal_covariance(q_log_var))
@@ -198,24 +209,25 @@ return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
     "lesson04": {
         "q1": Question(
             mistake=_body("""
-if padding == "same":
-    return size // stride
-return (size - kernel_size) // stride + 1
+x = np.asarray(x, dtype=np.float64)
+z = z_mean + np.exp(z_log_var) * eps
+logits = np.asarray(decode(z), dtype=np.float64)
+per_pixel = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+kl = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
+return per_pixel.reshape(len(x), -1).sum(axis=1) + kl
 """),
-            phrase="one too small",
+            phrase="standard deviation",
             shortcuts=(
-                _after("my_conv_output_size = ex.conv_output_size"),
-                _after("my_conv_output_size = lambda *args: ex.q1.reference(*args)"),
+                _after("my_per_image_nelbo = ex.per_image_nelbo"),
+                _body("""
+from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
+z = z_mean + np.exp(0.5 * z_log_var) * eps
+return (np.asarray(bernoulli_nll_from_logits(x, decode(z)))
+        + np.asarray(kl_divergence_standard_normal(z_mean, z_log_var)))
+"""),
+                _hidden("lesson04", "per_image_nelbo", "x, z_mean, z_log_var, eps, decode"),
             )),
         "q2": Question(
-            mistake=_body("return kernel_size * kernel_size * in_channels * filters"),
-            phrase="only the kernel weights",
-            shortcuts=(
-                _body("return ex.q2.resolve(None)(kernel_size, in_channels, filters)"),
-                _after("import functools\n\n"
-                       "my_conv_parameter_count = functools.partial(ex.conv_parameter_count)"),
-            )),
-        "q3": Question(
             mistake=_body('outputs = layers.Conv2DTranspose(1, 3, padding="same", '
                           'activation="relu")(x)'),
             phrase="still ends in a ReLU",
@@ -228,7 +240,7 @@ return build_conv_decoder(latent_dim)
 """),
                 _after("my_conv_decoder = ex.fixed_conv_decoder"),
             )),
-        "q4": Question(
+        "q3": Question(
             mistake=_body("""
 bce = keras.losses.binary_crossentropy(x, logits, from_logits=True)
 return float(keras.ops.mean(keras.ops.sum(bce, axis=(1, 2))))
@@ -236,14 +248,7 @@ return float(keras.ops.mean(keras.ops.sum(bce, axis=(1, 2))))
             phrase="channel axis",
             shortcuts=(
                 _body("return float(np.mean(bernoulli_nll_from_logits(x, logits)))"),
-                _after("my_reconstruction_loss = ex.q4.reference"),
-            )),
-        "q5": Question(
-            mistake=_body("return 1 + sum(k - 1 for k in kernel_sizes)"),
-            phrase="ignore the strides",
-            shortcuts=(
-                _hidden("lesson04", "receptive_field", "kernel_sizes, strides"),
-                _after("my_receptive_field = ex.receptive_field"),
+                _after("my_reconstruction_loss = ex.q3.reference"),
             )),
     },
     "lesson05": {
@@ -292,32 +297,30 @@ return np.asarray(bernoulli_nll_from_logits(images, np.log(p) - np.log1p(-p)))
     },
     "lesson06": {
         "q1": Question(
-            mistake=_body("""
-values = np.linspace(low, high, n)
-z1, z2 = np.meshgrid(values, values)
-return np.stack([z1.ravel(), z2.ravel()], axis=1)
-"""),
-            phrase="probabilities",
+            mistake=_body("return NormalDist().cdf(half_width) - NormalDist().cdf(-half_width)"),
+            phrase="ONE coordinate",
             shortcuts=(
-                _body("""
-values = normal_quantiles(n, (low, high))
-z1, z2 = np.meshgrid(values, values)
-return np.stack([z1.ravel(), z2.ravel()], axis=1)
-"""),
-                _body("""
-from course_utils.latent_space import normal_quantile_grid
-return normal_quantile_grid(n, (low, high))
-"""),
+                _after("my_box_prior_mass = ex.q1.reference"),
+                _body("return ex.q1.resolve(None)(half_width, latent_dim)"),
             )),
         "q2": Question(
             mistake=_body("""
-t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, None]
-return (1.0 - t) * np.asarray(z_a) + t * np.asarray(z_b)
+def distances(points, others):
+    return np.sqrt(((points[:, None, :] - others[None, :, :]) ** 2).sum(axis=-1))
+
+radius = np.quantile(distances(codes, codes).min(axis=1), 0.99)
+return float(np.mean(distances(samples, codes).min(axis=1) > radius))
 """),
-            phrase="include both ends",
+            phrase="is itself",
             shortcuts=(
-                _body("return interpolate(z_a, z_b, steps)"),
-                _after("my_lerp = ex.lerp"),
+                _after("my_hole_fraction = ex.hole_share"),
+                _body("""
+between = np.sqrt(((codes[:, None, :] - codes[None, :, :]) ** 2).sum(axis=-1))
+np.fill_diagonal(between, np.inf)
+radius = np.quantile(between.min(axis=1), 0.99)
+return float(np.mean(nearest_code_distance(samples, codes) > radius))
+"""),
+                _body("return ex.q2.resolve(None)(samples, codes)"),
             )),
         "q3": Question(
             mistake=_body("""
@@ -330,13 +333,6 @@ return variances / variances.sum()
                 _after("import functools\n\n"
                        "my_explained_variance_ratio = "
                        "functools.partial(ex.explained_variance_ratio)"),
-            )),
-        "q4": Question(
-            mistake=_body("return NormalDist().cdf(half_width) - NormalDist().cdf(-half_width)"),
-            phrase="ONE coordinate",
-            shortcuts=(
-                _after("my_box_prior_mass = ex.q4.reference"),
-                _body("return ex.q4.resolve(None)(half_width, latent_dim)"),
             )),
     },
 }
