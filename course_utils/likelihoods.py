@@ -39,6 +39,8 @@ __all__ = [
     "bernoulli_entropy_floor",
     "continuous_bernoulli_log_norm",
     "importance_weighted_bound",
+    "log_importance_weights",
+    "bounds_by_k",
 ]
 
 _REDUCTIONS = ("sum", "mean")
@@ -243,6 +245,138 @@ def continuous_bernoulli_log_norm(logits: ArrayLike) -> np.ndarray:
 
 # --------------------------------------------------------------- the IWAE lower bound
 
+def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+                           sigma: float | None = None, seed: int = 0,
+                           chunk_rows: int = 8192) -> np.ndarray:
+    """The ``k`` log importance weights of each image, the ingredients of ``L_k``.
+
+    With ``z_1..z_k`` drawn from the encoder's ``q(z|x)`` (``z = mean + exp(0.5 *
+    log_var) * eps``), weight ``i`` of an image is
+    ``log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)``. Their mean estimates the
+    ELBO; the log of the mean of ``exp(log w_i)`` is the importance-weighted bound
+    (:func:`importance_weighted_bound`, :func:`bounds_by_k`).
+
+    Parameters
+    ----------
+    vae : course_utils.vae.VAE
+        A VAE (any likelihood).
+    images : array_like of shape (n, 28, 28, 1)
+        At least one image, finite pixel values in [0, 1] (the shape follows
+        ``vae.image_shape``); checked before anything runs.
+    k : int
+        Importance samples per image; k decoder passes per image.
+    sigma : float or None
+        None: the VAE's own likelihood (Bernoulli, or Gaussian with its sigma).
+        A positive number: score every model with the same kind of density, a
+        Gaussian ``N(x; sigmoid(logits), sigma**2 I)``, whatever it was trained with.
+        The VAE's ``reduction`` option is ignored: ``log p(x|z)`` is the full
+        density, summed over pixels.
+    seed : int
+        Seed of the NumPy generator that draws the noise (same seed, same weights).
+    chunk_rows : int
+        At most this many decoder rows (images times ``k``) per call; the result does
+        not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, k)
+        ``log w`` in nats (float64).
+    """
+    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
+        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
+                        f"build one with build_dense_vae or VAE(encoder, decoder).")
+    k = check_positive_int(k, "k")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
+    x_all = vae._as_images(images, "images")
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, chunk_rows // k)
+    weights = []
+    for start in range(0, len(x_all), per_chunk):
+        x = x_all[start:start + per_chunk]
+        n = len(x)
+        z_mean, z_log_var = (np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+                             for t in vae.encoder(x, training=False))
+        # Drawn image by image, so the noise of an image does not depend on chunk_rows.
+        eps = rng.standard_normal((n, k, vae.latent_dim)).transpose(1, 0, 2)
+        z = z_mean + np.exp(0.5 * z_log_var) * eps                      # (k, n, K)
+        log_w = np.empty((k, n))
+        # At most chunk_rows decoder rows at a time, also when k alone exceeds it.
+        step = max(1, chunk_rows // n)
+        for first in range(0, k, step):
+            rows = slice(first, first + step)
+            m = len(range(k)[rows])
+            logits = vae.decoder(z[rows].reshape(m * n, -1).astype(np.float32),
+                                 training=False)
+            x_rep = np.broadcast_to(x, (m,) + x.shape).reshape((m * n,) + x.shape[1:])
+            if log_sigma is None:
+                nll = vae.reconstruction_nll(x_rep, logits)
+            else:
+                nll = gaussian_nll(x_rep, ops.sigmoid(logits), log_sigma)
+            log_w[rows] = -np.asarray(ops.convert_to_numpy(nll),
+                                      dtype=np.float64).reshape(m, n)
+        log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)
+        log_q = -0.5 * np.sum(eps**2 + z_log_var + _LOG_2PI, axis=-1)   # (k, n)
+        weights.append((log_w + log_prior - log_q).T)
+    return np.concatenate(weights)
+
+
+def _log_mean_exp(values: np.ndarray) -> np.ndarray:
+    """``log(mean(exp(values), axis=-1))`` without overflow."""
+    top = values.max(axis=-1, keepdims=True)
+    return (top + np.log(np.mean(np.exp(values - top), axis=-1, keepdims=True)))[..., 0]
+
+
+def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndarray]:
+    """``L_k`` for several ``k`` from one set of log weights, with standard errors.
+
+    The ``K`` weights of an image are split into ``K // k`` disjoint blocks of ``k``;
+    ``L_k`` of each block is ``log (1/k) sum exp(log w)`` over the block, and the
+    estimate of ``E[L_k]`` is the mean over the blocks. One decoder pass per weight
+    thus gives every ``k`` that divides ``K``. (Within one image the bound of a block
+    is never below the mean bound of its two halves, by Jensen's inequality.)
+
+    Parameters
+    ----------
+    log_weights : array_like of shape (n, K)
+        Log importance weights of ``n`` images, e.g. from
+        :func:`log_importance_weights`; finite.
+    ks : sequence of int
+        Values of ``k``, each dividing ``K``.
+
+    Returns
+    -------
+    bounds : numpy.ndarray of shape (len(ks), n)
+        The block-averaged ``L_k`` of each image.
+    standard_errors : numpy.ndarray of shape (len(ks),)
+        Standard error of the mean of ``bounds[j]`` over the images (sample standard
+        deviation over images / sqrt(n)); NaN for a single image.
+    """
+    log_w = check_array(log_weights, "log_weights", ndim=(2,), min_len=1, dtype=np.float64,
+                        finite=True, noun="image", value_noun="value",
+                        layout="(n, K): n images, K weights each", fix=DIVERGED_FIX)
+    total = log_w.shape[1]
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise TypeError(f"expected ks to be a sequence of ints, got {type(ks).__name__}, "
+                        f"fix: pass e.g. (1, 10, 100).")
+    ks = [check_positive_int(k, "k") for k in ks]
+    if not ks:
+        raise ValueError("expected at least one k, got an empty sequence, fix: pass e.g. (1,).")
+    bounds = []
+    for k in ks:
+        if total % k:
+            raise ValueError(f"expected every k to divide the number of weights per image "
+                             f"({total}), got k={k}, fix: draw a multiple of {k} weights.")
+        blocks = log_w.reshape(len(log_w), total // k, k)
+        bounds.append(_log_mean_exp(blocks).mean(axis=1))
+    bounds = np.stack(bounds)
+    n = bounds.shape[1]
+    errors = (bounds.std(axis=1, ddof=1) / math.sqrt(n) if n > 1
+              else np.full(len(ks), np.nan))
+    return bounds, errors
+
+
 def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100, *,
                               sigma: float | None = None, seed: int = 0,
                               chunk_rows: int = 8192) -> np.ndarray:
@@ -255,6 +389,7 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
     ``L_1`` is a one-sample estimate of the ELBO; the expected value of ``L_k``
     never decreases with ``k`` and tends to ``log p(x)``. The VAE's ``reduction``
     option is ignored: ``log p(x|z)`` is the full density, summed over pixels.
+    The weights come from :func:`log_importance_weights` (same arguments).
 
     Parameters
     ----------
@@ -281,35 +416,6 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
         ``L_k`` of each image, in nats (float64). Under a Gaussian, ``log p(x)`` is a
         log-density and may be positive.
     """
-    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
-                        f"build one with build_dense_vae or VAE(encoder, decoder).")
-    k = check_positive_int(k, "k")
-    seed = check_positive_int(seed, "seed", minimum=0)
-    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
-    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
-    x_all = vae._as_images(images, "images")
-    rng = np.random.default_rng(seed)
-    per_chunk = max(1, chunk_rows // k)
-    bounds = []
-    for start in range(0, len(x_all), per_chunk):
-        x = x_all[start:start + per_chunk]
-        n = len(x)
-        z_mean, z_log_var = (np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-                             for t in vae.encoder(x, training=False))
-        # Drawn image by image, so the noise of an image does not depend on chunk_rows.
-        eps = rng.standard_normal((n, k, vae.latent_dim)).transpose(1, 0, 2)
-        z = z_mean + np.exp(0.5 * z_log_var) * eps                      # (k, n, K)
-        logits = vae.decoder(z.reshape(k * n, -1).astype(np.float32), training=False)
-        x_rep = np.broadcast_to(x, (k,) + x.shape).reshape((k * n,) + x.shape[1:])
-        if log_sigma is None:
-            nll = vae.reconstruction_nll(x_rep, logits)
-        else:
-            nll = gaussian_nll(x_rep, ops.sigmoid(logits), log_sigma)
-        log_likelihood = -np.asarray(ops.convert_to_numpy(nll), dtype=np.float64)
-        log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)
-        log_q = -0.5 * np.sum(eps**2 + z_log_var + _LOG_2PI, axis=-1)   # (k, n)
-        log_w = log_likelihood.reshape(k, n) + log_prior - log_q
-        top = log_w.max(axis=0)
-        bounds.append(top + np.log(np.mean(np.exp(log_w - top), axis=0)))
-    return np.concatenate(bounds)
+    log_w = log_importance_weights(vae, images, k, sigma=sigma, seed=seed,
+                                   chunk_rows=chunk_rows)
+    return _log_mean_exp(log_w)

@@ -10,12 +10,15 @@ import pytest
 
 from course_utils.likelihoods import (
     bernoulli_entropy_floor,
+    bounds_by_k,
     continuous_bernoulli_log_norm,
     implied_kl_weight,
     implied_sigma_squared,
     importance_weighted_bound,
+    log_importance_weights,
     max_likelihood_sigma,
 )
+from course_utils.toy_models import LinearGaussianModel
 from course_utils.vae import build_dense_vae
 
 
@@ -231,6 +234,77 @@ def test_iwae_bound_is_reproducible_and_checks_its_input(one_dimensional):
         importance_weighted_bound(vae, x, 5, sigma=-0.1)
     with pytest.raises(TypeError, match="VAE"):
         importance_weighted_bound(vae.encoder, x, 5)
+
+
+def test_log_weights_give_the_bound_and_do_not_depend_on_chunking(one_dimensional):
+    vae, x, _ = one_dimensional
+    log_w = log_importance_weights(vae, x, 40, seed=5)
+    assert log_w.shape == (3, 40)
+    top = log_w.max(axis=1)
+    by_hand = top + np.log(np.exp(log_w - top[:, None]).sum(axis=1) / 40)
+    np.testing.assert_allclose(importance_weighted_bound(vae, x, 40, seed=5), by_hand,
+                               rtol=1e-12)
+    # Fewer decoder rows per call than k: the k samples are split, the noise is the same.
+    np.testing.assert_allclose(log_importance_weights(vae, x, 40, seed=5, chunk_rows=7),
+                               log_w, rtol=1e-6)
+    # The mean log weight is a Monte Carlo ELBO: close to the VAE's own negative loss.
+    many = log_importance_weights(vae, np.repeat(x, 200, axis=0), 10, seed=1)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))  # evaluate_nelbo needs it
+    elbo = -vae.evaluate_nelbo(np.repeat(x, 2000, axis=0))["loss"]
+    assert many.mean() == pytest.approx(elbo, abs=0.3)
+
+
+def _toy_log_weights(k_total: int, n: int = 40, seed: int = 0):
+    """Log weights of a linear-Gaussian model under a shifted diagonal q; exact evidence."""
+    model = LinearGaussianModel.random(data_dim=6, latent_dim=3, noise_std=0.4,
+                                       orthogonal=False, seed=seed)
+    x, _ = model.sample(n, seed=seed + 1)
+    mean, covariance = model.posterior(x)
+    q_mean = mean + 0.4  # a proposal that misses the posterior: L_1 < log p(x)
+    q_log_var = np.broadcast_to(np.log(np.diag(covariance)), mean.shape)
+    eps = np.random.default_rng(seed + 2).standard_normal((k_total, n, 3))
+    z = q_mean + np.exp(0.5 * q_log_var) * eps
+    log_q = -0.5 * np.sum(eps**2 + q_log_var + math.log(2 * math.pi), axis=-1)
+    log_w = (model.log_joint(x, z) - log_q).T  # (n, k_total)
+    return log_w, model.elbo(x, q_mean, q_log_var), model.log_evidence(x)
+
+
+def test_bounds_by_k_rise_from_the_elbo_to_the_exact_log_evidence():
+    ks = (1, 4, 16, 64, 256, 1024, 4096)
+    log_w, elbo, exact = _toy_log_weights(4096)
+    bounds, errors = bounds_by_k(log_w, ks)
+    assert bounds.shape == (len(ks), 40) and errors.shape == (len(ks),)
+    # L_1 averaged over 4096 blocks of one weight is the Monte Carlo ELBO.
+    np.testing.assert_allclose(bounds[0], log_w.mean(axis=1), rtol=1e-12)
+    monte_carlo_error = log_w.std(axis=1, ddof=1) / math.sqrt(4096)
+    assert np.all(np.abs(bounds[0] - elbo) < 4.5 * monte_carlo_error)
+    assert np.mean(exact - elbo) > 0.5  # the proposal leaves a real gap
+    # Nested blocks: never decreasing in k, image by image (Jensen on each pair of halves).
+    assert np.all(np.diff(bounds, axis=0) >= -1e-12)
+    # Each L_k (k < 4096) averages 4096 / k independent draws: below log p(x) on average.
+    assert np.all(bounds[:-1].mean(axis=1) <= exact.mean() + 0.01)
+    # Converged: from a gap of about 14 nats at k = 1 to under 0.1 on average.
+    assert abs(np.mean(exact - bounds[-1])) < 0.1 < 10 < np.mean(exact - bounds[0])
+    np.testing.assert_allclose(errors, bounds.std(axis=1, ddof=1) / math.sqrt(40))
+
+
+def test_bounds_by_k_checks_its_input():
+    log_w = np.zeros((3, 12))
+    with pytest.raises(ValueError, match="divide"):
+        bounds_by_k(log_w, (5,))
+    with pytest.raises(ValueError, match="at least one k"):
+        bounds_by_k(log_w, ())
+    with pytest.raises(TypeError, match="sequence"):
+        bounds_by_k(log_w, 4)
+    with pytest.raises(ValueError, match="k"):
+        bounds_by_k(log_w, (0,))
+    bad = log_w.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        bounds_by_k(bad, (1,))
+    bounds, errors = bounds_by_k(np.log([[1.0, 3.0]]), (1, 2))
+    np.testing.assert_allclose(bounds[:, 0], [0.5 * math.log(3), math.log(2)])
+    assert np.all(np.isnan(errors))  # one image: no standard error
 
 
 # -------------------------------------------------------------------- bad input
