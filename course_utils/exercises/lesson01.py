@@ -13,8 +13,9 @@ __all__ = ["p1", "q1", "q2", "q3"]
 # --- prediction 1.1: how many box samples land in holes? ---------------------------------
 
 def _explain_box_holes(measured: float) -> str:
-    return (f"{measured:.0f} % of the box samples fell in holes, against about 1 % of real "
-            "training codes (1 % by construction of the threshold). The box is the "
+    return (f"{measured:.0f} % of the box samples fell in holes; the threshold puts 1 % "
+            "of the test codes in holes, and codes of real images land there about as "
+            "rarely. The box is the "
             "smallest rectangle around the test codes, but the codes fill it unevenly: "
             "arms, dense cores, empty corners. A uniform draw ignores where the codes are, "
             "so it lands in the empty parts in proportion to their area.")
