@@ -408,6 +408,97 @@ class LinearGaussianModel:
         terms = self.log_joint(x, z) - log_q  # (n_samples, n)
         return terms.mean(axis=0), terms.std(axis=0, ddof=1) / math.sqrt(n_samples)
 
+    # ------------------------------------------------- importance weights, gaps
+
+    def log_importance_weights(self, x: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
+                               k: int, seed: int | None = 0) -> np.ndarray:
+        """``k`` log importance weights ``log p(x, z_i) - log q(z_i|x)`` per row of ``x``.
+
+        ``z_i = q_mean + exp(0.5 * q_log_var) * eps_i`` with ``eps_i ~ N(0, I)``. The mean
+        of a row estimates the ELBO of ``q``; the log of the mean of its ``exp`` is the
+        importance-weighted bound ``L_k`` (Burda et al., 2015), whose expectation tends to
+        :meth:`log_evidence` as ``k`` grows.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, data_dim)
+        q_mean, q_log_var : array_like, shape (n, latent_dim)
+        k : int
+            Samples per row.
+        seed : int or None
+            Seed for ``numpy.random.default_rng``.
+
+        Returns
+        -------
+        ndarray, shape (n, k)
+            In nats.
+        """
+        x, q_mean, q_log_var = self._data_and_q(x, q_mean, q_log_var)
+        k = _count(k, "k")
+        eps = _rng(seed).standard_normal((x.shape[0], k, self.latent_dim)).transpose(1, 0, 2)
+        z = q_mean + np.exp(0.5 * q_log_var) * eps          # (k, n, latent_dim)
+        log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
+        return (self.log_joint(x, z) - log_q).T
+
+    def best_diagonal_q(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """The diagonal Gaussian ``q`` with the highest ELBO, for any ``W``.
+
+        Minimising ``KL(q || p(z|x))`` over diagonal ``q`` against a Gaussian posterior
+        with precision ``Lambda = I + W^T W / sigma**2`` gives the posterior mean and the
+        variances ``1 / Lambda_jj`` (not the posterior's marginal variances, which are
+        larger when ``W``'s columns are not orthogonal).
+
+        Parameters
+        ----------
+        x : array_like, shape (n, data_dim)
+
+        Returns
+        -------
+        mean, log_var : ndarray, shape (n, latent_dim)
+        """
+        mean, _ = self.posterior(x)
+        log_var = -np.log(np.diag(self._posterior_precision()))
+        return mean, np.broadcast_to(log_var, mean.shape).copy()
+
+    def approximation_gap(self) -> float:
+        """``log p(x) - ELBO(best diagonal q)``, the same for every ``x``, in nats.
+
+        It is ``KL(q* || p(z|x)) = 0.5 * (sum_j log Lambda_jj - log det Lambda)``, zero
+        exactly when the posterior precision ``Lambda`` is diagonal.
+
+        Returns
+        -------
+        float
+        """
+        precision = self._posterior_precision()
+        return float(0.5 * (np.sum(np.log(np.diag(precision))) - _log_det(precision)))
+
+    def columnwise_encoder(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """An amortised encoder that treats each latent dimension on its own.
+
+        ``mean_j = w_j^T (x - b) / (sigma**2 + |w_j|**2)`` and
+        ``var_j = sigma**2 / (sigma**2 + |w_j|**2)``: the exact posterior when the columns
+        ``w_j`` of ``W`` are orthogonal, and a deliberately imperfect encoder otherwise
+        (it ignores how the columns overlap), so it has an amortisation gap.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, data_dim)
+
+        Returns
+        -------
+        mean, log_var : ndarray, shape (n, latent_dim)
+        """
+        x = self._data(x)
+        variance = self.noise_std**2
+        norms = np.sum(self.weights**2, axis=0)
+        mean = (x - self.bias) @ self.weights / (variance + norms)
+        log_var = np.log(variance / (variance + norms))
+        return mean, np.broadcast_to(log_var, mean.shape).copy()
+
+    def _posterior_precision(self) -> np.ndarray:
+        return np.eye(self.latent_dim) + self.weights.T @ self.weights / self.noise_std**2
+
     # ------------------------------------------------------------------ checks
 
     def _data(self, x: object) -> np.ndarray:

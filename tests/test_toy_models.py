@@ -310,3 +310,90 @@ def test_model_is_frozen_and_its_arrays_read_only(general_model):
         general_model.noise_std = 2.0
     with pytest.raises(ValueError, match="read-only"):
         general_model.weights[0, 0] = 1.0
+
+
+# ------------------------------------------- importance weights and the inference gaps
+
+def test_log_importance_weights_average_to_the_closed_form_elbo():
+    model = LinearGaussianModel.random(5, 2, orthogonal=False, seed=0)
+    x, _ = model.sample(3, seed=1)
+    mean, log_var = model.columnwise_encoder(x)
+    log_w = model.log_importance_weights(x, mean, log_var, 200_000, seed=2)
+    assert log_w.shape == (3, 200_000)
+    error = log_w.std(axis=1) / np.sqrt(log_w.shape[1])
+    assert np.all(np.abs(log_w.mean(axis=1) - model.elbo(x, mean, log_var)) < 4 * error)
+
+
+def test_log_weights_of_the_exact_posterior_are_all_log_evidence():
+    model = LinearGaussianModel.random(5, 2, seed=0)  # orthogonal: diagonal posterior
+    x, _ = model.sample(2, seed=1)
+    log_w = model.log_importance_weights(x, *model.posterior_diagonal(x), 7, seed=3)
+    np.testing.assert_allclose(log_w, np.repeat(model.log_evidence(x)[:, None], 7, axis=1),
+                               rtol=1e-10)
+
+
+def test_importance_weighted_bound_converges_to_the_exact_log_evidence():
+    """Done-when of issue 11: L_k tends to log p(x) within its Monte Carlo error."""
+    from course_utils.likelihoods import bounds_by_k
+
+    model = LinearGaussianModel.random(5, 2, orthogonal=False, seed=0)
+    x, _ = model.sample(200, seed=1)
+    exact = model.log_evidence(x)
+    ks = (1, 16, 256, 2**14)
+    log_w = model.log_importance_weights(x, *model.best_diagonal_q(x), 2**14, seed=2)
+    gaps = bounds_by_k(log_w, ks)[0] - exact           # (len(ks), n)
+    assert np.all(np.diff(gaps.mean(axis=1)) > 0)     # non-decreasing in k
+    assert gaps[0].mean() == pytest.approx(-model.approximation_gap(), abs=0.01)
+    error = gaps[-1].std(ddof=1) / np.sqrt(len(x))
+    assert abs(gaps[-1].mean()) < 3 * error and error < 0.01
+    # The imperfect encoder as proposal: the same limit, approached much more slowly.
+    log_w = model.log_importance_weights(x, *model.columnwise_encoder(x), 2**14, seed=2)
+    encoder_gaps = bounds_by_k(log_w, ks)[0] - exact
+    assert np.all(np.diff(encoder_gaps.mean(axis=1)) > 0)
+    assert encoder_gaps[0].mean() < 10 * gaps[0].mean()
+    assert encoder_gaps[-1].mean() < gaps[-1].mean() - 0.05
+
+
+def test_best_diagonal_q_maximises_the_elbo_and_leaves_the_approximation_gap():
+    model = LinearGaussianModel.random(6, 3, orthogonal=False, seed=4)
+    x, _ = model.sample(4, seed=5)
+    mean, log_var = model.best_diagonal_q(x)
+    best = model.elbo(x, mean, log_var)
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        assert np.all(model.elbo(x, mean + 0.05 * rng.standard_normal(mean.shape),
+                                 log_var + 0.05 * rng.standard_normal(mean.shape)) < best)
+    np.testing.assert_allclose(model.log_evidence(x) - best, model.approximation_gap(),
+                               rtol=1e-9)
+    # = KL(q* || posterior), computed with the full-covariance KL
+    post_mean, post_cov = model.posterior(x)
+    kl = gaussian_kl(mean, diagonal_covariance(log_var), post_mean, post_cov)
+    np.testing.assert_allclose(kl, model.approximation_gap(), rtol=1e-9)
+    assert model.approximation_gap() > 0.01
+
+
+def test_orthogonal_columns_close_both_gaps():
+    model = LinearGaussianModel.random(5, 2, seed=0)
+    x, _ = model.sample(3, seed=1)
+    assert model.approximation_gap() == pytest.approx(0.0, abs=1e-12)
+    exact_mean, exact_log_var = model.posterior_diagonal(x)
+    for q in (model.best_diagonal_q(x), model.columnwise_encoder(x)):
+        np.testing.assert_allclose(q[0], exact_mean, atol=1e-12)
+        np.testing.assert_allclose(q[1], exact_log_var, atol=1e-12)
+
+
+def test_columnwise_encoder_has_an_amortisation_gap_on_overlapping_columns():
+    model = LinearGaussianModel.random(5, 2, orthogonal=False, seed=0)
+    x, _ = model.sample(10, seed=1)
+    gap = model.elbo(x, *model.best_diagonal_q(x)) - model.elbo(x, *model.columnwise_encoder(x))
+    assert np.all(gap > 0)
+
+
+def test_log_importance_weights_validates():
+    model = LinearGaussianModel.random(5, 2, seed=0)
+    x, _ = model.sample(2, seed=1)
+    mean, log_var = model.posterior_diagonal(x)
+    with pytest.raises(ValueError, match="k"):
+        model.log_importance_weights(x, mean, log_var, 0)
+    with pytest.raises(ValueError, match="q_mean"):
+        model.log_importance_weights(x, mean[:1], log_var[:1], 3)

@@ -1,0 +1,407 @@
+"""How good is a VAE? The bound's convergence, the inference gaps, and reading the number.
+
+Lesson 08 asks how far a VAE's ELBO is from ``log p(x)`` and why. With the
+importance-weighted bound ``L_k`` (:mod:`course_utils.likelihoods`) as the best
+available estimate of ``log p(x)``, the distance splits into (Cremer et al., 2018)
+
+* the **approximation gap** ``log p(x) - ELBO(q*)``, where ``q*`` is the best
+  diagonal Gaussian for this one image: what the family of ``q`` cannot express;
+* the **amortisation gap** ``ELBO(q*) - ELBO(q_encoder)``: what the encoder loses by
+  computing ``q`` for every image with one network instead of optimising it.
+
+This module holds what the lesson needs for that on a Keras VAE: log weights under
+any diagonal Gaussian ``q`` (:func:`log_weights_for_q`), ``q*`` found by gradient
+ascent per image (:func:`optimise_q`), the ``k`` at which a ladder of bounds has
+converged (:func:`converged_k`), bits per dimension (:func:`bits_per_dim`), a table
+row for any model (:func:`likelihood_row`, :func:`likelihood_table`), and for
+anomaly scores the probability that one set scores above another
+(:func:`score_above_probability`) with a histogram (:func:`plot_score_histograms`).
+
+(The log-sum-exp helper of :mod:`course_utils.likelihoods` is private, so
+:func:`log_mean_exp` is public here.)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+from course_utils._validation import check_array, check_positive_int
+from course_utils.likelihoods import bounds_by_k, log_importance_weights
+from course_utils.plotting import figure_and_axes
+
+__all__ = [
+    "bits_per_dim",
+    "converged_k",
+    "likelihood_row",
+    "likelihood_table",
+    "log_mean_exp",
+    "log_weights_for_q",
+    "optimise_q",
+    "plot_score_histograms",
+    "score_above_probability",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def log_mean_exp(values: ArrayLike, axis: int = -1) -> np.ndarray:
+    """``log(mean(exp(values)))`` along ``axis``, without overflow or underflow.
+
+    Subtracting the largest value first keeps every ``exp`` in (0, 1], so log weights
+    of -1000 (whose ``exp`` is 0.0 in float64) give the right answer.
+
+    Parameters
+    ----------
+    values : array_like, shape (..., k, ...)
+        Finite numbers, e.g. log importance weights of shape (n, k).
+    axis : int
+        The axis to average over.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` with ``axis`` removed, float64.
+    """
+    array = check_array(values, "values", dtype=np.float64, finite=True)
+    if array.ndim == 0 or array.shape[axis] == 0:
+        raise ValueError(f"expected at least one value along axis {axis}, got shape "
+                         f"{array.shape}, fix: pass e.g. log weights of shape (n, k).")
+    top = np.max(array, axis=axis, keepdims=True)
+    result = top + np.log(np.mean(np.exp(array - top), axis=axis, keepdims=True))
+    return np.squeeze(result, axis=axis)
+
+
+def _check_vae(vae: object) -> None:
+    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
+        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
+                        f"load one with load_pretrained or build one with build_dense_vae.")
+
+
+def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarray, np.ndarray]:
+    layout = f"(n, latent_dim) = ({n}, {vae.latent_dim})"
+    mean = check_array(q_mean, "q_mean", ndim=(2,), dtype=np.float64, finite=True,
+                       layout=layout)
+    log_var = check_array(q_log_var, "q_log_var", ndim=(2,), dtype=np.float64, finite=True,
+                          layout=layout)
+    for array, name in ((mean, "q_mean"), (log_var, "q_log_var")):
+        if array.shape != (n, vae.latent_dim):
+            raise ValueError(f"expected {name} of shape {layout}, got {array.shape}, fix: "
+                             f"pass one row per image, one column per latent dimension.")
+    return mean, log_var
+
+
+def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
+                      k: int, *, seed: int = 0, chunk_rows: int = 8192) -> np.ndarray:
+    """Log importance weights ``log p(x|z) + log p(z) - log q(z)`` under a given ``q``.
+
+    Like :func:`course_utils.likelihoods.log_importance_weights`, but the proposal is
+    ``q = N(q_mean, diag(exp(q_log_var)))`` given by the caller (for instance the
+    per-image optimum of :func:`optimise_q`) instead of the encoder's output.
+
+    Parameters
+    ----------
+    vae : course_utils.vae.VAE
+    images : array_like, shape (n, 28, 28, 1)
+        Pixels in [0, 1].
+    q_mean, q_log_var : array_like, shape (n, latent_dim)
+    k : int
+        Samples per image.
+    seed : int
+        Seed of the NumPy generator for the noise.
+    chunk_rows : int
+        At most this many decoder rows per call; the result does not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+        In nats, float64. Their row means estimate the ELBO of ``q``.
+    """
+    _check_vae(vae)
+    k = check_positive_int(k, "k")
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    x = vae._as_images(images, "images")
+    mean, log_var = _q_arrays(vae, len(x), q_mean, q_log_var)
+    rng = np.random.default_rng(check_positive_int(seed, "seed", minimum=0))
+    eps = rng.standard_normal((len(x), k, vae.latent_dim))
+    z = mean[:, None, :] + np.exp(0.5 * log_var)[:, None, :] * eps     # (n, k, K)
+    flat_z = z.reshape(-1, vae.latent_dim).astype(np.float32)
+    flat_x = np.repeat(x, k, axis=0)
+    nll = np.empty(len(flat_z))
+    for start in range(0, len(flat_z), chunk_rows):
+        rows = slice(start, start + chunk_rows)
+        logits = vae.decoder(flat_z[rows], training=False)
+        nll[rows] = np.asarray(vae.reconstruction_nll(flat_x[rows], logits), dtype=np.float64)
+    log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)
+    log_q = -0.5 * np.sum(eps**2 + log_var[:, None, :] + _LOG_2PI, axis=-1)
+    return -nll.reshape(len(x), k) + log_prior - log_q
+
+
+def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
+               learning_rate: float = 0.02, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The best diagonal Gaussian ``q`` of each image, by gradient ascent on its ELBO.
+
+    Starts from the encoder's ``(mean, log_var)`` and runs Adam on them, image by image
+    (the images share nothing), maximising a Monte Carlo ELBO with ``samples``
+    reparameterised draws per step (fresh noise each step) and the closed-form KL.
+    The decoder is not changed.
+
+    Parameters
+    ----------
+    vae : course_utils.vae.VAE
+    images : array_like, shape (n, 28, 28, 1)
+    steps : int
+        Adam steps.
+    samples : int
+        Draws of ``z`` per image and step.
+    learning_rate : float
+        Adam's step size.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    mean, log_var : numpy.ndarray, shape (n, latent_dim)
+        float64.
+    """
+    import keras
+    import tensorflow as tf
+
+    _check_vae(vae)
+    steps = check_positive_int(steps, "steps")
+    samples = check_positive_int(samples, "samples")
+    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
+        raise ValueError(f"expected a positive learning_rate, got {learning_rate!r}, fix: "
+                         f"pass e.g. 0.02.")
+    x = vae._as_images(images, "images")
+    start_mean, start_log_var = vae.encode(x)
+    mean = tf.Variable(np.asarray(start_mean, np.float32))
+    log_var = tf.Variable(np.asarray(start_log_var, np.float32))
+    x_rep = tf.constant(np.repeat(x, samples, axis=0))
+    optimizer = keras.optimizers.Adam(learning_rate)
+    generator = tf.random.Generator.from_seed(check_positive_int(seed, "seed", minimum=0))
+    n, latent = x.shape[0], vae.latent_dim
+
+    @tf.function
+    def step() -> None:
+        eps = generator.normal((n, samples, latent))
+        with tf.GradientTape() as tape:
+            z = mean[:, None, :] + tf.exp(0.5 * log_var)[:, None, :] * eps
+            logits = vae.decoder(tf.reshape(z, (n * samples, latent)), training=False)
+            nll = tf.reduce_mean(tf.reshape(vae.reconstruction_nll(x_rep, logits),
+                                            (n, samples)), axis=1)
+            kl = 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var,
+                                     axis=1)
+            loss = tf.reduce_sum(nll + kl)
+        gradients = tape.gradient(loss, [mean, log_var])
+        optimizer.apply_gradients(zip(gradients, [mean, log_var]))
+
+    for _ in range(steps):
+        step()
+    return (np.asarray(mean.numpy(), np.float64), np.asarray(log_var.numpy(), np.float64))
+
+
+def converged_k(ks: Sequence[int], bounds: ArrayLike, tolerance: float = 0.1) -> int | None:
+    """The first ``k`` of a ladder after which the bound climbs by less than ``tolerance``.
+
+    ``bounds[j]`` is the mean ``L_k`` at ``ks[j]`` (increasing ``ks``). ``k = ks[j]``
+    counts as converged when the climb from it to the next rung, and to every later
+    rung, stays below ``tolerance`` nats. This only says the bound stopped moving within
+    the ladder: a lower bound can level off below ``log p(x)`` when ``q`` misses part of
+    the posterior.
+
+    Parameters
+    ----------
+    ks : sequence of int, increasing
+    bounds : array_like, shape (len(ks),)
+        Mean bound at each ``k``, in nats.
+    tolerance : float
+        In nats, positive.
+
+    Returns
+    -------
+    int or None
+        None when even the second-to-last rung has not converged.
+    """
+    ks = [check_positive_int(k, "k") for k in ks]
+    values = check_array(bounds, "bounds", ndim=(1,), dtype=np.float64, finite=True)
+    if len(ks) != len(values) or len(ks) < 2:
+        raise ValueError(f"expected at least two ks and one bound per k, got {len(ks)} ks "
+                         f"and {len(values)} bounds, fix: pass matching sequences.")
+    if any(b <= a for a, b in zip(ks, ks[1:])):
+        raise ValueError(f"expected increasing ks, got {ks}, fix: sort them.")
+    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
+        raise ValueError(f"expected a positive tolerance in nats, got {tolerance!r}, fix: "
+                         f"pass e.g. 0.1.")
+    for j in range(len(ks) - 1):
+        if np.all(values[j + 1:] - values[j] < tolerance):
+            return ks[j]
+    return None
+
+
+def bits_per_dim(nats_per_image: ArrayLike, dims: int, *, levels: int | None = None) -> np.ndarray:
+    """Convert ``-log p(x)`` in nats per image to bits per dimension.
+
+    ``bpd = (nll + dims * log(levels)) / (dims * log 2)``. Without ``levels`` the number
+    is a probability of discrete (e.g. binarised) data and only the units change. With
+    ``levels`` (e.g. 256), ``nll`` is minus a *density* on ``[0, 1]^dims`` of dequantised
+    pixels, and ``dims * log(levels)`` converts it to a probability of the ``levels``
+    grey values of each pixel: a uniform density (``nll = 0``) then gives
+    ``log2(levels)`` bits.
+
+    Parameters
+    ----------
+    nats_per_image : array_like
+        ``-log p(x)`` (or its upper bound ``-L_k``) of each image, in nats.
+    dims : int
+        Pixels per image, e.g. 784.
+    levels : int, optional
+        Grey levels per pixel of the data a density was fitted to (dequantised).
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``nats_per_image``
+    """
+    nll = check_array(nats_per_image, "nats_per_image", dtype=np.float64, finite=True)
+    dims = check_positive_int(dims, "dims")
+    offset = 0.0 if levels is None else dims * math.log(check_positive_int(levels, "levels",
+                                                                           minimum=2))
+    return (nll + offset) / (dims * math.log(2.0))
+
+
+def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 1000,
+                   seed: int = 0) -> dict[str, object]:
+    """One row of the lesson's comparison table, for any VAE (yours too).
+
+    Parameters
+    ----------
+    name : str
+        The model's name in the table.
+    vae : course_utils.vae.VAE
+    images : array_like, shape (n, 28, 28, 1)
+        The test images scored.
+    data : str
+        How they were prepared, e.g. ``"grey levels"`` or ``"binarised (x > 0.5)"``:
+        numbers on different data variants are not comparable.
+    k : int
+        Importance samples per image.
+    seed : int
+        Seed of the importance samples.
+
+    Returns
+    -------
+    dict
+        ``model``, ``data``, ``images``, ``k``, ``elbo`` (mean ``L_1`` over the k
+        samples), ``bound`` (mean ``L_k``), ``bound_se`` (its standard error over
+        images), ``nll_nats`` (``-bound``, an upper bound on ``-log p(x)``) and ``bpd``
+        (bits per dimension of ``nll_nats``, no dequantisation term).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"expected name to be a non-empty string, got {name!r}, fix: pass "
+                        f"e.g. 'my VAE'.")
+    if not isinstance(data, str) or not data.strip():
+        raise TypeError(f"expected data to describe the images, got {data!r}, fix: pass "
+                        f"e.g. 'grey levels'.")
+    log_w = log_importance_weights(vae, images, k, seed=seed)
+    (elbo, bound), errors = bounds_by_k(log_w, (1, k))
+    dims = int(np.prod(vae.image_shape))
+    return {"model": name.strip(), "data": data.strip(), "images": len(log_w), "k": k,
+            "elbo": float(elbo.mean()), "bound": float(bound.mean()),
+            "bound_se": float(errors[1]), "nll_nats": float(-bound.mean()),
+            "bpd": float(bits_per_dim(-bound.mean(), dims))}
+
+
+_COLUMNS = (("model", "model", "{}"), ("data", "data", "{}"), ("images", "images", "{}"),
+            ("k", "k", "{}"), ("elbo", "ELBO (nats)", "{:.2f}"),
+            ("bound", "L_k (nats)", "{:.2f}"), ("bound_se", "± s.e.", "{:.2f}"),
+            ("bpd", "bits/dim", "{:.4f}"))
+
+
+def likelihood_table(rows: Sequence[Mapping[str, object]]) -> str:
+    """Rows of :func:`likelihood_row` as a Markdown table (display it with ``Markdown``).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Each with the keys that :func:`likelihood_row` returns.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(rows, Mapping) or not rows:
+        raise ValueError("expected a non-empty list of rows from likelihood_row, got "
+                         f"{rows!r}, fix: pass [likelihood_row(...), ...].")
+    lines = ["| " + " | ".join(title for _, title, _ in _COLUMNS) + " |",
+             "|" + "---|" * len(_COLUMNS)]
+    for row in rows:
+        missing = [key for key, _, _ in _COLUMNS if key not in row]
+        if missing:
+            raise ValueError(f"expected rows from likelihood_row, got one without "
+                             f"{missing}, fix: build rows with likelihood_row.")
+        lines.append("| " + " | ".join(fmt.format(row[key]) for key, _, fmt in _COLUMNS)
+                     + " |")
+    return "\n".join(lines)
+
+
+def score_above_probability(higher: ArrayLike, lower: ArrayLike) -> float:
+    """The probability that a random entry of ``higher`` exceeds one of ``lower``.
+
+    Ties count one half. This is the area under the ROC curve of a detector that calls
+    an image "normal" when its score is high: 1 separates the two sets perfectly, 0.5
+    is chance, below 0.5 the sets are ranked the wrong way round.
+
+    Parameters
+    ----------
+    higher, lower : array_like, shape (n,) and (m,)
+        Scores, e.g. ``L_k`` of in-distribution and of foreign images.
+
+    Returns
+    -------
+    float
+    """
+    a = check_array(higher, "higher", ndim=(1,), min_len=1, dtype=np.float64, finite=True)
+    b = check_array(lower, "lower", ndim=(1,), min_len=1, dtype=np.float64, finite=True)
+    greater = np.sum(a[:, None] > b[None, :])
+    ties = np.sum(a[:, None] == b[None, :])
+    return float((greater + 0.5 * ties) / (len(a) * len(b)))
+
+
+def plot_score_histograms(scores: Mapping[str, ArrayLike], *, ax: Axes | None = None,
+                          title: str = "Scores", xlabel: str = "L_k (nats)",
+                          bins: int = 30) -> Figure:
+    """Overlaid histograms of per-image scores, one per set of images.
+
+    Parameters
+    ----------
+    scores : dict of str to array_like, shape (n,)
+        Label to scores.
+    ax : matplotlib Axes, optional
+    title, xlabel : str
+    bins : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(scores, Mapping) or not scores:
+        raise ValueError(f"expected a non-empty dict of label -> scores, got {scores!r}, "
+                         f"fix: pass e.g. {{'MNIST': scores}}.")
+    arrays = {str(label): check_array(values, f"scores[{label!r}]", ndim=(1,), min_len=1,
+                                      dtype=np.float64, finite=True)
+              for label, values in scores.items()}
+    bins = check_positive_int(bins, "bins")
+    fig, ax = figure_and_axes(ax, figsize=(6, 3.5))
+    edges = np.histogram_bin_edges(np.concatenate(list(arrays.values())), bins=bins)
+    for label, values in arrays.items():
+        ax.hist(values, bins=edges, alpha=0.5, label=f"{label} (n={len(values)})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    ax.legend()
+    return fig
