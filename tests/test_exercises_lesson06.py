@@ -2,12 +2,14 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_graded_contract
+from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 
+from course_utils.exercises import ____
 from course_utils.exercises import lesson06 as ex
-from course_utils.latent_space import interpolate, normal_quantile_grid, pca_2d
+from course_utils.latent import hole_fraction, nearest_code_distance
+from course_utils.latent_space import pca_2d
 
-QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
+QUESTIONS = (ex.q1, ex.q2, ex.q3)
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:12])
@@ -20,62 +22,134 @@ def test_graded_copies_refuse_every_shortcut(question):
     assert_graded_contract(question)
 
 
+# --- prediction 6.1 --------------------------------------------------------------------
+
+def test_p1_reveals_the_measured_length_and_explains_it():
+    measured = float(np.linalg.norm(np.random.default_rng(0).standard_normal((20_000, 8)),
+                                    axis=1).mean())
+    assert measured == pytest.approx(2.74, abs=0.02)  # the chi_8 mean
+    assert ex.p1.record(____).status == "not_attempted"
+    assert ex.p1.record(2.8).status == "recorded"
+    assert ex.p1.reveal(2.8, measured).status == "held"
+    assert ex.p1.reveal(8.0, measured).status == "missed"  # the squared length
+    assert ex.p1.reveal(1.0, measured).status == "missed"  # one coordinate's spread
+    assert "sqrt(8)" in ex.p1.reveal(____, measured).message
+
+
 # --- 6.1 -------------------------------------------------------------------------------
 
-def test_q1_accepts_the_library_grid_in_its_own_order():
-    assert ex.q1.check(lambda n, low, high: normal_quantile_grid(n, (low, high))).passed
+def test_q1_reference_gives_the_47_percent_of_the_unit_box():
+    assert ex.box_prior_mass(1.0, 2) == pytest.approx(0.4661, abs=1e-4)
+    # Monte Carlo, independently
+    z = np.random.default_rng(0).standard_normal((200_000, 2))
+    assert np.mean(np.all(np.abs(z) <= 1, axis=1)) == pytest.approx(0.4661, abs=0.005)
 
 
-def test_q1_rejects_probabilities_and_the_minus_one_one_box():
-    def probabilities(n, low, high):
-        v = np.linspace(low, high, n)
-        return np.stack(np.meshgrid(v, v), -1).reshape(-1, 2)
+def test_q1_rejects_one_axis_one_sided_and_wrong_answers():
+    def one_axis(h, d):
+        return NormalDist().cdf(h) - NormalDist().cdf(-h)
 
-    def box(n, low, high):
-        v = np.linspace(-1, 1, n)
-        return np.stack(np.meshgrid(v, v), -1).reshape(-1, 2)
+    def one_sided(h, d):
+        return NormalDist().cdf(h) ** d
 
-    def diagonal(n, low, high):
-        v = np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
-        return np.stack([v, v], 1)
+    def union_bound(h, d):  # 1 - P(some coordinate outside), counted as if disjoint
+        return 1 - d * 2 * (1 - NormalDist().cdf(h))
 
-    def endpoint_missing(n, low, high):
-        v = np.array([NormalDist().inv_cdf(p)
-                      for p in np.linspace(low, high, n, endpoint=False)])
-        return np.stack(np.meshgrid(v, v), -1).reshape(-1, 2)
+    def summed(h, d):  # the coordinates' masses added instead of multiplied
+        return d * (NormalDist().cdf(h) - NormalDist().cdf(-h))
 
-    assert "probabilities" in ex.q1.check(probabilities).message
-    assert "[-1, 1]" in ex.q1.check(box).message
-    assert "Every value of z1 pairs" in ex.q1.check(diagonal).message
-    assert "both included" in ex.q1.check(endpoint_missing).message
+    assert_incorrect(ex.q1, one_axis, "ONE coordinate")
+    assert_incorrect(ex.q1, one_sided, "lower end")
+    assert_incorrect(ex.q1, union_bound, "not right")
+    assert_incorrect(ex.q1, summed, "not a probability")
+    assert_incorrect(ex.q1, lambda h, d: 2.0, "probability")
+
+
+def test_q1_rejects_a_monte_carlo_estimate_that_cannot_see_a_tiny_mass():
+    def monte_carlo(h, d):
+        z = np.random.default_rng(0).standard_normal((100_000, d))
+        return float(np.mean(np.all(np.abs(z) <= h, axis=1)))
+
+    # right to within sampling error in low dimensions, 0 at d = 50 (true mass ~5e-9)
+    assert ex.box_prior_mass(1.0, 50) == pytest.approx(5.2e-9, rel=0.05)
+    message = assert_incorrect(ex.q1, monte_carlo)
+    assert "not right" in message or "returned 0" in message
 
 
 # --- 6.2 -------------------------------------------------------------------------------
 
-def test_q2_accepts_the_library_interpolation():
-    assert ex.q2.check(lambda a, b, steps: interpolate(a, b, steps)).passed
+def _pairwise(a, b):
+    return np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
 
 
-def test_q2_rejects_missing_endpoint_transposed_and_swapped_paths():
-    def no_end(a, b, steps):
-        t = np.arange(steps)[:, None] / steps
-        return (1 - t) * a + t * b
+def _holes(samples, codes, *, quantile=0.99, keep_self=False, count=False,
+           near=False, centre=False, squared_samples=False):
+    between = _pairwise(codes, codes)
+    if not keep_self:
+        np.fill_diagonal(between, np.inf)
+    radius = np.quantile(between.min(axis=1), quantile)
+    if centre:
+        distance = np.linalg.norm(samples - codes.mean(axis=0), axis=1)
+    else:
+        distance = _pairwise(samples, codes).min(axis=1)
+    if squared_samples:
+        distance = distance ** 2
+    inside = distance > radius
+    if near:
+        inside = ~inside
+    return float(inside.sum() if count else inside.mean())
 
-    def transposed(a, b, steps):
-        return ex.lerp(a, b, steps).T
 
-    def swapped(a, b, steps):
-        t = np.linspace(0, 1, steps)[:, None]
-        return t * a + (1 - t) * b
+def test_q2_accepts_a_loop_a_percentile_and_a_float32_answer():
+    def loop(samples, codes):
+        spacing = [min(np.linalg.norm(c - o) for j, o in enumerate(codes) if j != i)
+                   for i, c in enumerate(codes)]
+        radius = np.percentile(spacing, 99)
+        return np.mean([np.linalg.norm(codes - s, axis=1).min() > radius for s in samples])
 
-    def squared(a, b, steps):
-        t = np.linspace(0, 1, steps)[:, None] ** 2
-        return (1 - t) * a + t * b
+    def float32(samples, codes):
+        return _holes(np.float32(samples), np.float32(codes))
 
-    assert "include both ends" in ex.q2.check(no_end).message
-    assert "one row per dimension" in ex.q2.check(transposed).message
-    assert "first code should be z_a" in ex.q2.check(swapped).message
-    assert "evenly spaced" in ex.q2.check(squared).message
+    def sorted_index(samples, codes):  # the 99th percentile by position in the sorted list
+        between = _pairwise(codes, codes)
+        np.fill_diagonal(between, np.inf)
+        spacing = np.sort(between.min(axis=1))
+        radius = spacing[int(0.99 * len(spacing))]
+        return float(np.mean(_pairwise(samples, codes).min(axis=1) > radius))
+
+    for answer in (loop, float32, sorted_index):
+        assert ex.q2.check(answer).passed, answer.__name__
+
+
+def test_q2_reference_agrees_with_the_library_definition_of_a_hole():
+    # the library keeps half the codes apart instead of excluding each code itself:
+    # on many codes the two agree to within a few per cent of the samples
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(2000, 2)) * 0.5 + [1.0, 0.0]
+    samples = rng.normal(size=(1000, 2))
+    assert ex.hole_share(samples, codes) == pytest.approx(hole_fraction(samples, codes),
+                                                          abs=0.05)
+    np.testing.assert_allclose(_pairwise(samples, codes).min(axis=1),
+                               nearest_code_distance(samples, codes), atol=1e-6)
+
+
+def test_q2_rejects_the_typical_mistakes_with_advice_on_the_wrong_part():
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, keep_self=True), "is itself", "radius")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, count=True), "count")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, near=True), "NEAR the codes")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, centre=True), "nearest code")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, quantile=0.5), "50 %", "99 %")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, quantile=1.0), "100 %")
+    assert_incorrect(ex.q2, lambda s, c: _holes(s, c, squared_samples=True), "Euclidean")
+    assert_incorrect(ex.q2, lambda s, c: np.zeros(len(s)), "one number")
+    assert_incorrect(ex.q2, lambda s, c: float("nan"), "returned nan")
+
+
+def test_q2_checks_more_than_two_dimensions():
+    def first_two_coordinates(samples, codes):
+        return _holes(samples[:, :2], codes[:, :2])
+
+    assert_incorrect(ex.q2, first_two_coordinates, "3-D")
 
 
 # --- 6.3 -------------------------------------------------------------------------------
@@ -92,7 +166,7 @@ def test_q3_accepts_an_eigenvalue_solution():
                                pca_2d(codes).explained_variance_ratio)
 
 
-def test_q3_rejects_uncentred_unsquared_and_unnormalised_answers():
+def test_q3_rejects_uncentred_unsquared_per_axis_and_unnormalised_answers():
     def uncentred(codes):
         s = np.linalg.svd(codes, compute_uv=False) ** 2
         return s / s.sum()
@@ -107,45 +181,25 @@ def test_q3_rejects_uncentred_unsquared_and_unnormalised_answers():
     def ascending(codes):
         return ex.explained_variance_ratio(codes)[::-1]
 
-    assert "Subtract the mean" in ex.q3.check(uncentred).message
-    assert "square" in ex.q3.check(unsquared).message
-    assert "add up to 1" in ex.q3.check(variances).message
-    assert "sorted" in ex.q3.check(ascending).message
+    def per_axis(codes):  # the coordinates' variances, not the principal directions'
+        v = np.sort(codes.var(axis=0))[::-1]
+        return v / v.sum()
 
-
-# --- 6.4 -------------------------------------------------------------------------------
-
-def test_q4_reference_gives_the_47_percent_of_the_unit_box():
-    assert ex.box_prior_mass(1.0, 2) == pytest.approx(0.4661, abs=1e-4)
-    # Monte Carlo, independently
-    z = np.random.default_rng(0).standard_normal((200_000, 2))
-    assert np.mean(np.all(np.abs(z) <= 1, axis=1)) == pytest.approx(0.4661, abs=0.005)
-
-
-def test_q4_rejects_one_axis_one_sided_and_wrong_answers():
-    def one_axis(h, d):
-        return NormalDist().cdf(h) - NormalDist().cdf(-h)
-
-    def one_sided(h, d):
-        return NormalDist().cdf(h) ** d
-
-    def union_bound(h, d):  # 1 - P(some coordinate outside), counted as if disjoint
-        return 1 - d * 2 * (1 - NormalDist().cdf(h))
-
-    assert "ONE coordinate" in ex.q4.check(one_axis).message
-    assert "lower end" in ex.q4.check(one_sided).message
-    assert "not right" in ex.q4.check(union_bound).message
-    assert "probability" in ex.q4.check(lambda h, d: 2.0).message
+    assert_incorrect(ex.q3, uncentred, "Subtract the mean")
+    assert_incorrect(ex.q3, unsquared, "square")
+    assert_incorrect(ex.q3, variances, "add up to 1")
+    assert_incorrect(ex.q3, ascending, "not sorted")
+    assert_incorrect(ex.q3, per_axis, "coordinate axis")
+    assert_incorrect(ex.q3, lambda c: np.full(c.shape[1], np.nan), "not all finite")
 
 
 def test_messages_do_not_contain_the_solution_code():
-    wrong_answers = {ex.q1: lambda n, lo, hi: np.zeros((n * n, 2)) + 0.5,
-                     ex.q2: lambda a, b, s: np.zeros((s, len(a))),
-                     ex.q3: lambda c: np.ones(c.shape[1]),
-                     ex.q4: lambda h, d: 0.3}
+    wrong_answers = {ex.q1: lambda h, d: 0.3,
+                     ex.q2: lambda s, c: 0.3,
+                     ex.q3: lambda c: np.ones(c.shape[1])}
     for question, wrong in wrong_answers.items():
         message = question.check(wrong).message
         assert not question.check(wrong).passed
-        for fragment in ("inv_cdf(", "meshgrid(", "linspace(", "svd(", "** latent_dim",
-                         "cdf(half_width)", "(1.0 - t)"):
+        for fragment in ("fill_diagonal(", "quantile(", "svd(", "** latent_dim",
+                         "cdf(half_width)", "[:, None, :]"):
             assert fragment not in message, (question.title, message)

@@ -204,6 +204,19 @@ def test_spherical_interpolation_falls_back_to_linear_when_the_arc_is_undefined(
         np.testing.assert_allclose(interpolate(a, b, 4, "spherical"), interpolate(a, b, 4))
 
 
+def test_spherical_interpolation_keeps_equal_lengths_and_nears_linear_for_small_angles():
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 8))
+    b *= np.linalg.norm(a) / np.linalg.norm(b)
+    lengths = np.linalg.norm(interpolate(a, b, 50, "spherical"), axis=1)
+    np.testing.assert_allclose(lengths, lengths[0], rtol=1e-6)  # the great circle (float32 codes)
+    for angle_scale in (1e-3, 1e-5, 1e-7, 1e-9):  # nearly parallel: finite, close to linear
+        close = a + angle_scale * rng.standard_normal(8)
+        path = interpolate(a, close, 11, "spherical")
+        assert np.all(np.isfinite(path))
+        np.testing.assert_allclose(path, interpolate(a, close, 11), atol=1e-6)
+
+
 @pytest.mark.parametrize("args, error", [
     (([0.0, 1.0], [1.0], 3), ValueError),
     (([0.0, 1.0], [1.0, 2.0], 1), ValueError),

@@ -6,109 +6,174 @@ from statistics import NormalDist
 
 import numpy as np
 
-from course_utils import latent_space
-from course_utils.exercises.core import Exercise, expect
+from course_utils import latent, latent_space
+from course_utils.exercises.core import Exercise, Prediction, expect
 
-__all__ = ["q1", "q2", "q3", "q4"]
-
-
-def _points(array: object, name: str) -> np.ndarray:
-    values = np.asarray(array, dtype=np.float64)
-    expect(values.ndim == 2, f"Expected a 2-D array of {name}, one per row; got shape "
-                             f"{values.shape}.")
-    return values
+__all__ = ["q1", "q2", "q3", "p1"]
 
 
-# --- 6.1 a grid at Normal quantiles ------------------------------------------------------
+# --- prediction 6.1: the length of a prior code in 8-D -------------------------------------
 
-def quantile_grid(n, low=0.05, high=0.95):
-    """All n * n pairs of standard-Normal quantiles at probabilities linspace(low, high, n)."""
-    normal = NormalDist()
-    values = np.array([normal.inv_cdf(p) for p in np.linspace(low, high, n)])
-    z1, z2 = np.meshgrid(values, values)
-    return np.stack([z1.ravel(), z2.ravel()], axis=1)
-
-
-def _sorted_rows(points: np.ndarray) -> np.ndarray:
-    return points[np.lexsort(points.T[::-1])]
+def _length_explanation(measured: float) -> str:
+    return (f"The squared length of z ~ N(0, I_8) is a sum of 8 squared standard Normals, "
+            f"so it averages 8 and the root-mean-square length is sqrt(8) = 2.83; the mean "
+            f"length, {measured:.2f}, is a little less. Their spread, about 0.7, hardly "
+            f"depends on d: in 8-D lengths from about 1.6 to 3.9 are all common.")
 
 
-def _check_quantile_grid(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_quantile_grid).")
-    for n, low, high in ((5, 0.05, 0.95), (4, 0.1, 0.8), (7, 0.02, 0.98)):
-        got = _points(answer(n, low, high), "points")
-        want = quantile_grid(n, low, high)
-        expect(got.shape == want.shape,
-               f"For n={n} expected {n * n} points of 2 coordinates, shape {want.shape}; got "
-               f"shape {got.shape}. Every value of z1 pairs with every value of z2.")
-        expect(not (got.min() > 0 and got.max() < 1),
-               "All your coordinates lie between 0 and 1: those are probabilities. Turn "
-               "each probability into the z value that has that much prior mass below it.")
-        expect(not np.allclose(np.unique(got[:, 0]), np.linspace(-1, 1, n)),
-               "Your points are evenly spaced on [-1, 1]. The task asks for points evenly "
-               "spaced in probability under the prior N(0, 1).")
-        expect(np.allclose(np.unique(got[:, 0]), np.unique(want[:, 0]), atol=1e-6),
-               f"For n={n}, low={low}, high={high} the coordinate values are not the Normal "
-               "quantiles of evenly spaced probabilities from low to high (both included).")
-        expect(np.allclose(_sorted_rows(got), _sorted_rows(want), atol=1e-6),
-               "The values are right, but not every (z1, z2) combination appears exactly once.")
-
-
-q1 = Exercise(
-    "Exercise 6.1: a grid at Normal quantiles",
-    _check_quantile_grid,
-    quantile_grid,
-    hints=(
-        "`statistics.NormalDist().inv_cdf(p)` is the z below which a standard Normal has "
-        "probability p. Apply it to n evenly spaced probabilities from low to high.",
-        "With the n values in an array `v`, `np.meshgrid(v, v)` gives two (n, n) arrays; "
-        "flatten both and stack them as columns.",
-    ),
-    forbidden=(latent_space.normal_quantile_grid, latent_space.normal_quantiles),
+p1 = Prediction(
+    "Prediction 6.1: how long is a code drawn from the prior in 8-D?",
+    tolerance=0.15,
+    explanation=_length_explanation,
 )
 
 
-# --- 6.2 linear interpolation ------------------------------------------------------------
+# --- 6.1 prior mass of a box ------------------------------------------------------------
 
-def lerp(z_a, z_b, steps):
-    """``steps`` codes evenly spaced on the segment from z_a to z_b, both ends included."""
-    z_a = np.asarray(z_a, dtype=np.float64)
-    z_b = np.asarray(z_b, dtype=np.float64)
-    t = np.linspace(0.0, 1.0, steps)[:, None]
-    return (1.0 - t) * z_a + t * z_b
+def box_prior_mass(half_width, latent_dim):
+    """Probability that z ~ N(0, I) in latent_dim dimensions lies in [-h, h]^latent_dim."""
+    normal = NormalDist()
+    one_axis = normal.cdf(half_width) - normal.cdf(-half_width)
+    return one_axis ** latent_dim
 
 
-def _check_lerp(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_lerp).")
-    z_a = np.array([0.5, -1.0, 2.0])
-    z_b = np.array([-1.5, 1.0, 0.0])
-    got = _points(answer(z_a, z_b, 6), "codes")
-    want = lerp(z_a, z_b, 6)
-    expect(got.shape != want.shape[::-1],
-           f"Your result has shape {got.shape}: one row per dimension. Return one code per "
-           f"row, shape {want.shape}.")
-    expect(got.shape == want.shape,
-           f"Expected one code per step, shape {want.shape}; got shape {got.shape}.")
-    expect(np.allclose(got[0], z_a), "The first code should be z_a itself.")
-    expect(np.allclose(got[-1], z_b),
-           "The last code should be z_b itself: include both ends of the path.")
-    expect(np.allclose(got, want),
-           "Both ends are right, but the codes in between are not evenly spaced on the "
-           "straight line from z_a to z_b.")
-    expect(np.allclose(np.asarray(answer(z_a, z_b, 2), dtype=float), [z_a, z_b]),
-           "With steps=2 the path should be just [z_a, z_b].")
+def _check_box_prior_mass(answer) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_box_mass).")
+    for half_width, latent_dim in ((1.0, 2), (2.0, 2), (1.645, 2), (1.0, 8), (3.0, 1),
+                                   (1.0, 50)):
+        got = float(answer(half_width, latent_dim))
+        want = box_prior_mass(half_width, latent_dim)
+        one_axis = box_prior_mass(half_width, 1)
+        expect(0.0 <= got <= 1.0, f"For h={half_width}, d={latent_dim} you returned {got:.4g}, "
+                                  "which is not a probability.")
+        if latent_dim > 1:
+            expect(not np.isclose(got, one_axis),
+                   f"For h={half_width}, d={latent_dim} you return the mass of ONE coordinate "
+                   "interval. The box needs every coordinate inside at once.")
+        expect(not np.isclose(got, NormalDist().cdf(half_width) ** latent_dim),
+               f"For h={half_width}, d={latent_dim}: you counted everything below h; the "
+               "interval also has a lower end, -h.")
+        expect(got > 0.0,
+               f"For h={half_width}, d={latent_dim} you returned 0, but the box holds a small "
+               f"positive mass (about {want:.1g}). Sampling cannot resolve a mass this "
+               "small: compute it exactly, from one coordinate's interval.")
+        expect(np.isclose(got, want, rtol=1e-6, atol=0.0),
+               f"For h={half_width}, d={latent_dim} the mass is not right (got {got:.4g}, "
+               f"expected {want:.4g}). Find the mass of one coordinate's interval first, then "
+               "use that the coordinates are independent under the prior.")
+
+
+q1 = Exercise(
+    "Exercise 6.1: how much prior mass does a box hold?",
+    _check_box_prior_mass,
+    box_prior_mass,
+    hints=(
+        "For one coordinate, P(-h <= z <= h) = Phi(h) - Phi(-h), with Phi = NormalDist().cdf.",
+        "Under N(0, I) the coordinates are independent, so the probability that all of "
+        "them lie in their intervals is a product.",
+    ),
+    forbidden=(),  # course_utils has no box probability of its own
+)
+
+
+# --- 6.2 prior samples in holes ----------------------------------------------------------
+
+def _distances(points: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Euclidean distances, (n, m), from each point to each code."""
+    return np.sqrt(((points[:, None, :] - codes[None, :, :]) ** 2).sum(axis=-1))
+
+
+def hole_share(samples, codes):
+    """Fraction of ``samples`` (n, d) in holes of ``codes`` (m, d): farther from every
+    code than 99 % of the codes are from their nearest other code."""
+    samples = np.asarray(samples, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.float64)
+    between = _distances(codes, codes)
+    np.fill_diagonal(between, np.inf)  # a code is not its own neighbour
+    radius = np.quantile(between.min(axis=1), 0.99)
+    nearest = _distances(samples, codes).min(axis=1)
+    return float(np.mean(nearest > radius))
+
+
+def _hole_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Codes in two off-centre clusters (2-D) and one cluster (3-D), and prior samples."""
+    rng = np.random.default_rng(6)
+    codes_2d = np.concatenate([rng.normal(size=(120, 2)) * 0.3 + [1.2, 0.3],
+                               rng.normal(size=(120, 2)) * 0.4 + [-0.8, -0.9]])
+    samples_2d = rng.normal(size=(500, 2))
+    codes_3d = rng.normal(size=(200, 3)) * 0.5 + [0.8, 0.0, -0.3]
+    samples_3d = rng.normal(size=(400, 3))
+    return [(samples_2d, codes_2d), (samples_3d, codes_3d)]
+
+
+def _share_with(samples, codes, *, quantile=0.99, self_included=False,
+                to_centre=False) -> float:
+    """What a typical mistake returns, to recognise it."""
+    between = _distances(codes, codes)
+    if not self_included:
+        np.fill_diagonal(between, np.inf)
+    radius = np.quantile(between.min(axis=1), quantile)
+    if to_centre:
+        nearest = np.linalg.norm(samples - codes.mean(axis=0), axis=1)
+    else:
+        nearest = _distances(samples, codes).min(axis=1)
+    return float(np.mean(nearest > radius))
+
+
+def _check_hole_share(answer) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_hole_fraction).")
+    for samples, codes in _hole_cases():
+        n, d = samples.shape
+        got = np.asarray(answer(samples.copy(), codes.copy()), dtype=np.float64)
+        expect(got.size == 1, f"Return one number, the fraction of samples in holes; got an "
+                              f"array of shape {got.shape}.")
+        got = float(got)
+        want = hole_share(samples, codes)
+        slack = 0.02  # a percentile computed another way moves a sample or two
+        expect(np.isfinite(got), f"For {n} samples in {d}-D you returned {got}.")
+        expect(got <= 1.0,
+               f"You returned {got:.4g} for {n} samples in {d}-D: that looks like a count. "
+               "Return the fraction of samples in holes, between 0 and 1.")
+        expect(got >= 0.0, f"You returned {got:.4g}, which is not a fraction.")
+        if abs(got - want) <= slack:
+            continue
+        expect(not np.isclose(got, 1.0 - want, atol=slack),
+               f"You returned {got:.3f}, one minus the right share: that is the fraction of "
+               "samples NEAR the codes. A sample is in a hole when it is farther than the "
+               "radius from every code.")
+        expect(not np.isclose(got, _share_with(samples, codes, self_included=True), atol=1e-9),
+               f"You return {got:.3f}: every sample counts as a hole because the radius "
+               "came out as 0. Each code's nearest code at distance 0 is itself; leave it "
+               "out when you measure how far the codes are from each other.")
+        expect(not np.isclose(got, _share_with(samples, codes, to_centre=True), atol=slack),
+               "You measure each sample's distance to the codes' centre (their mean). A "
+               "hole is far from EVERY code: use the distance to the nearest code.")
+        for quantile in (0.5, 0.9, 0.95, 1.0):
+            expect(not np.isclose(got, _share_with(samples, codes, quantile=quantile),
+                                  atol=slack / 4),
+                   f"Your radius is the {100 * quantile:.0f} % point of the codes' "
+                   "nearest-neighbour distances; the task asks for the 99 % point.")
+        expect(False,
+               f"For {n} samples in {d}-D you return {got:.3f}; the share in holes is "
+               f"{want:.3f}. Check the radius (the 99th percentile of each code's distance "
+               "to its nearest other code) and that distances are Euclidean (square root "
+               "of the sum of squares) for the codes and the samples alike.")
 
 
 q2 = Exercise(
-    "Exercise 6.2: a straight path through latent space",
-    _check_lerp,
-    lerp,
+    "Exercise 6.2: how many prior samples land in holes?",
+    _check_hole_share,
+    hole_share,
     hints=(
-        "A point on the segment is (1 - t) * z_a + t * z_b for some t between 0 and 1.",
-        "Make the t values with np.linspace(0, 1, steps) and give them a trailing axis, "
-        "t[:, None], so they broadcast against the codes.",
+        "Three steps: (1) for each code, the distance to its nearest OTHER code; (2) the "
+        "radius, the 99th percentile of those distances (np.quantile); (3) for each "
+        "sample, the distance to its nearest code, compared with the radius.",
+        "All distances between the rows of a (n, d) and a (m, d) array at once: "
+        "subtract with a[:, None, :] - b[None, :, :], square, sum over the last axis, "
+        "take the square root. Put np.inf on the diagonal of the codes' own distance "
+        "matrix so that no code is its own neighbour.",
     ),
-    forbidden=(latent_space.interpolate,),
+    forbidden=(latent.hole_fraction, latent.nearest_code_distance),
 )
 
 
@@ -128,11 +193,12 @@ def _check_explained_variance_ratio(answer) -> None:
     rng = np.random.default_rng(6)
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
     codes = (rng.normal(size=(400, 4)) * [3.0, 1.5, 1.0, 0.2]) @ rotation.T + 4.0
-    got = np.asarray(answer(codes), dtype=np.float64).ravel()
+    got = np.asarray(answer(codes.copy()), dtype=np.float64).ravel()
     want = explained_variance_ratio(codes)
     expect(got.shape == want.shape,
            f"Expected one share per latent dimension, shape {want.shape}; got shape "
            f"{got.shape}.")
+    expect(bool(np.all(np.isfinite(got))), f"Your shares are not all finite: {got}.")
     expect(np.isclose(got.sum(), 1.0),
            f"Your shares add up to {got.sum():.3f}; as fractions of the total variance they "
            "should add up to 1.")
@@ -146,9 +212,16 @@ def _check_explained_variance_ratio(answer) -> None:
     expect(not np.allclose(np.sort(got)[::-1], uncentred / uncentred.sum(), atol=1e-4),
            "The first share is too large: the codes' mean has leaked in. Subtract the mean "
            "code before the decomposition.")
+    per_axis = np.sort(codes.var(axis=0))[::-1]
+    expect(not np.allclose(np.sort(got)[::-1], per_axis / per_axis.sum(), atol=1e-4),
+           "These are the shares of the variance along each coordinate axis. The principal "
+           "directions are the axes of the codes' covariance, usually rotated away from "
+           "the coordinate axes: decompose the centred codes (or their covariance).")
+    expect(np.allclose(np.sort(got)[::-1], want, atol=1e-4),
+           "The values are not right yet. Compare them with the eigenvalues of the codes' "
+           "covariance matrix.")
     expect(np.allclose(got, want, atol=1e-4),
-           "The values are not right yet (or not sorted from largest to smallest). "
-           "Compare them with the eigenvalues of the codes' covariance matrix.")
+           "The shares are right but not sorted from largest to smallest.")
 
 
 q3 = Exercise(
@@ -161,47 +234,4 @@ q3 = Exercise(
         "first; the variance along direction k is proportional to s[k] ** 2.",
     ),
     forbidden=(latent_space.pca_2d,),
-)
-
-
-# --- 6.4 prior mass of a box ------------------------------------------------------------
-
-def box_prior_mass(half_width, latent_dim):
-    """Probability that z ~ N(0, I) in latent_dim dimensions lies in [-h, h]^latent_dim."""
-    normal = NormalDist()
-    one_axis = normal.cdf(half_width) - normal.cdf(-half_width)
-    return one_axis ** latent_dim
-
-
-def _check_box_prior_mass(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q4.check(my_box_mass).")
-    for half_width, latent_dim in ((1.0, 2), (2.0, 2), (1.645, 2), (1.0, 8), (3.0, 1)):
-        got = float(answer(half_width, latent_dim))
-        want = box_prior_mass(half_width, latent_dim)
-        one_axis = box_prior_mass(half_width, 1)
-        expect(0.0 <= got <= 1.0, f"For h={half_width}, d={latent_dim} you returned {got:.4g}, "
-                                  "which is not a probability.")
-        if latent_dim > 1:
-            expect(not np.isclose(got, one_axis),
-                   f"For h={half_width}, d={latent_dim} you return the mass of ONE coordinate "
-                   "interval. The box needs every coordinate inside at once.")
-        expect(not np.isclose(got, NormalDist().cdf(half_width) ** latent_dim),
-               f"For h={half_width}, d={latent_dim}: you counted everything below h; the "
-               "interval also has a lower end, -h.")
-        expect(np.isclose(got, want, rtol=1e-6),
-               f"For h={half_width}, d={latent_dim} the mass is not right (got {got:.4f}). "
-               "Find the mass of one coordinate's interval first, then use that the "
-               "coordinates are independent under the prior.")
-
-
-q4 = Exercise(
-    "Exercise 6.4: how much prior mass does a box hold?",
-    _check_box_prior_mass,
-    box_prior_mass,
-    hints=(
-        "For one coordinate, P(-h <= z <= h) = Phi(h) - Phi(-h), with Phi = NormalDist().cdf.",
-        "Under N(0, I) the coordinates are independent, so the probability that all of "
-        "them lie in their intervals is a product.",
-    ),
-    forbidden=(),  # course_utils has no box probability of its own
 )
