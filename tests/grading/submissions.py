@@ -335,4 +335,37 @@ return variances / variances.sum()
                        "functools.partial(ex.explained_variance_ratio)"),
             )),
     },
+    "lesson08": {
+        "q1": Question(
+            mistake=_body("""
+log_w = np.asarray(log_w, dtype=np.float64)
+return np.log(np.mean(np.exp(log_w), axis=1))
+"""),
+            phrase="underflows",
+            shortcuts=(
+                _body("""
+from course_utils.inference_gaps import log_mean_exp
+return log_mean_exp(log_w)
+"""),
+                _body("return bounds_by_k(log_w, [np.shape(log_w)[1]])[0][0]"),
+                _after("my_log_mean_exp = ex.q1.reference"),
+            )),
+        "q2": Question(
+            mistake=_body("""
+row = np.asarray(x, dtype=np.float64).reshape(1, -1)
+return float(model.log_evidence(row)[0] - model.elbo(row, *model.columnwise_encoder(row))[0])
+"""),
+            phrase="whole gap",
+            shortcuts=(
+                _after("my_amortisation_gap = ex.amortisation_gap"),
+                _body("return ex.q2.resolve(None)(model, x)"),
+            )),
+        "q3": Question(
+            mistake=_body("return nll_nats / (dims * math.log(2))"),
+            phrase="converted units",
+            shortcuts=(
+                _body("return float(bits_per_dim(nll_nats, dims, levels=levels))"),
+                _after("my_bits_per_dim = ex.bits_per_dim"),
+            )),
+    },
 }
