@@ -1,62 +1,53 @@
 """Exercises for lesson 04 (the convolutional VAE, and Fashion-MNIST).
 
-* ``q1``: the output size of a Conv2D layer, for ``"same"`` and ``"valid"`` padding.
-* ``q2``: the parameter count of a Conv2D (or Conv2DTranspose) layer.
-* ``q3``: find the bug: a convolutional decoder that ends in ReLU, trained with BCE.
-* ``q4``: find the bug: the reconstruction loss of the classic Keras example, right for
+* ``q1``: the per-image negative ELBO estimate that ranks two models image by image:
+  one sampled code per image, the reconstruction from logits (finite at any logit),
+  the KL in closed form.
+* ``q2``: find the bug: a convolutional decoder that ends in ReLU, trained with BCE.
+* ``q3``: find the bug: the reconstruction loss of the classic Keras example, right for
   greyscale images, averages over the channels of colour images.
-* ``q5``: the receptive field of a stack of strided convolutions.
+* ``p1`` (a prediction, not graded): which model takes longer per epoch.
 
 Each checker runs the answer on its own fixed inputs, compares it with the reference,
 and recognises the typical mistakes, saying what is wrong without giving the code away.
+The decoder checker shares its structural checks with lesson 03's
+(:mod:`course_utils.exercises.decoder_checks`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import keras
 import numpy as np
 from keras import layers
 from numpy.typing import ArrayLike
 
-from course_utils import losses, models, vae
-from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils import latent_usage, losses, models, vae
+from course_utils.exercises import decoder_checks
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 
 __all__ = [
     "q1",
     "q2",
     "q3",
-    "q4",
-    "q5",
-    "conv_output_size",
-    "conv_parameter_count",
+    "p1",
+    "per_image_nelbo",
     "buggy_conv_decoder",
     "fixed_conv_decoder",
     "buggy_reconstruction_loss",
     "reconstruction_loss",
-    "receptive_field",
 ]
 
+#: Values in one 28 x 28 x 1 image.
+PIXELS = 28 * 28
 
-def _whole_numbers(answer: Callable, cases: list[tuple], what: str) -> np.ndarray:
-    """The learner's answers for ``cases`` as integers, or advice if they are not."""
-    results = []
-    for case in cases:
-        value = answer(*case)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise CheckFailed(f"For {case} your function returned {value!r}, not a number: "
-                              f"return {what} as a whole number.") from None
-        expect(number == round(number),
-               f"For {case} your function returned {number:g}, which is not a whole "
-               f"number: {what} is a count. Check how you divide and round.")
-        results.append(int(round(number)))
-    return np.array(results)
+_RTOL = 1e-4
 
 
 def _float_result(value: object, what: str) -> np.ndarray:
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = keras.ops.convert_to_numpy(value)
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -64,175 +55,214 @@ def _float_result(value: object, what: str) -> np.ndarray:
                           f"return {what}.") from None
 
 
-# --- 4.1 output size of a strided convolution ----------------------------------------------
+def _bce_from_logits(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Per-value binary cross-entropy from logits, overflow-free; same shape as ``x``."""
+    return np.maximum(logits, 0.0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
 
-def conv_output_size(size: int, kernel_size: int, stride: int, padding: str) -> int:
-    """Output height (or width) of a Keras Conv2D layer.
+
+def _per_image(values: np.ndarray) -> np.ndarray:
+    return values.reshape(len(values), -1).sum(axis=1)
+
+
+def _kl_per_image(z_mean: np.ndarray, z_log_var: np.ndarray) -> np.ndarray:
+    return -0.5 * np.sum(1.0 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
+
+
+# --- 4.1 the per-image negative ELBO -------------------------------------------------------
+
+def per_image_nelbo(x: ArrayLike, z_mean: ArrayLike, z_log_var: ArrayLike, eps: ArrayLike,
+                    decode: Callable) -> np.ndarray:
+    """One-sample estimate of the negative ELBO of each image, in nats.
+
+    The code of image ``i`` is ``z_i = z_mean_i + exp(z_log_var_i / 2) * eps_i``; its
+    estimate is the binary cross-entropy of the image given ``decode(z)_i`` (logits),
+    summed over the pixels, plus the closed-form KL of ``N(z_mean_i,
+    diag(exp(z_log_var_i)))`` from ``N(0, I)``, summed over the latent dimensions.
 
     Parameters
     ----------
-    size : int
-        Input height (or width) in pixels.
-    kernel_size, stride : int
-        Kernel size and stride along that axis.
-    padding : {"same", "valid"}
-        Keras' padding mode.
+    x : array_like, shape (n, 28, 28, 1)
+        Images with values in [0, 1].
+    z_mean, z_log_var : array_like, shape (n, latent_dim)
+        Encoder outputs.
+    eps : array_like, shape (n, latent_dim)
+        Standard normal noise, one row per image.
+    decode : callable
+        Maps codes ``(n, latent_dim)`` to logits ``(n, 28, 28, 1)``.
 
     Returns
     -------
-    int
-        ``ceil(size / stride)`` for ``"same"``; ``floor((size - kernel_size) / stride) + 1``
-        for ``"valid"``.
+    numpy.ndarray, shape (n,)
+        The estimate for each image (not averaged over the images).
     """
-    if padding == "same":
-        return -(-size // stride)
-    if padding == "valid":
-        return (size - kernel_size) // stride + 1
-    raise ValueError(f"padding must be 'same' or 'valid'; got {padding!r}.")
+    x = np.asarray(x, dtype=np.float64)
+    z_mean = np.asarray(z_mean, dtype=np.float64)
+    z_log_var = np.asarray(z_log_var, dtype=np.float64)
+    z = z_mean + np.exp(0.5 * z_log_var) * np.asarray(eps, dtype=np.float64)
+    logits = np.asarray(decode(z.astype(np.float32)), dtype=np.float64)
+    per_value = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+    reconstruction = per_value.reshape(len(x), -1).sum(axis=1)
+    kl = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
+    return reconstruction + kl
 
 
-# (size, kernel_size, stride): odd and even sizes, strides 1 to 3, kernels 1 to 5.
-_SIZE_CASES = [(28, 3, 2), (14, 3, 2), (7, 3, 2), (28, 5, 1), (10, 4, 3), (13, 3, 2),
-               (10, 4, 1), (9, 1, 2), (28, 2, 2)]
+class _Decoder:
+    """A fixed non-linear decoder for the checker: logits = scale * tanh(z A + c) B."""
+
+    def __init__(self, latent_dim: int, seed: int, scale: float) -> None:
+        rng = np.random.default_rng(seed)
+        self.a = rng.normal(size=(latent_dim, 16))
+        self.c = rng.normal(scale=0.5, size=16)
+        self.b = rng.normal(size=(16, PIXELS)) / 4.0
+        self.scale = scale
+
+    def __call__(self, z: object) -> np.ndarray:
+        if hasattr(z, "numpy") and not isinstance(z, np.ndarray):
+            z = keras.ops.convert_to_numpy(z)
+        z = np.asarray(z, dtype=np.float64)
+        logits = self.scale * np.tanh(z @ self.a + self.c) @ self.b
+        return logits.reshape(len(z), 28, 28, 1).astype(np.float32)
 
 
-def _same_group_advice(got: np.ndarray, cases: list[tuple]) -> str:
-    sizes = np.array([c[0] for c in cases])
-    kernels = np.array([c[1] for c in cases])
-    strides = np.array([c[2] for c in cases])
-    if np.array_equal(got, sizes // strides):
-        return ("For padding='same' your size is one too small when the stride does not "
-                "divide the input (e.g. size 7, stride 2). 'same' padding adds zeros so that "
-                "the last, partial window still counts: which way should you round?")
-    if np.array_equal(got, (sizes - kernels) // strides + 1):
-        return ("For padding='same' you give the 'valid' size. 'same' pads the input with "
-                "zeros so that no window position is lost at the border.")
-    if np.array_equal(got, sizes):
-        return ("For padding='same' your size ignores the stride: a stride of 2 visits every "
-                "other position.")
-    if np.array_equal(got, (sizes + 2 * (kernels // 2) - kernels) // strides + 1):
-        return ("For padding='same' you pad kernel_size // 2 zeros on each side. That works for "
-                "odd kernels but not for even ones (try kernel 4, stride 1): with 'same' the "
-                "output size does not depend on the kernel size at all.")
-    return ("For padding='same' some of your sizes are wrong. Keras' 'same' padding "
-            "depends only on the input size and the stride.")
+def _nelbo_inputs(seed: int, n: int, latent_dim: int, scale: float) -> tuple:
+    """MNIST-like images (many pixels exactly 0 or 1, some grey), codes, noise, decoder."""
+    rng = np.random.default_rng(seed)
+    x = np.clip(rng.normal(0.2, 0.6, size=(n, 28, 28, 1)), 0.0, 1.0).astype(np.float32)
+    z_mean = rng.normal(scale=1.2, size=(n, latent_dim)).astype(np.float32)
+    z_log_var = rng.normal(-0.5, 0.8, size=(n, latent_dim)).astype(np.float32)
+    eps = rng.normal(size=(n, latent_dim)).astype(np.float32)
+    return x, z_mean, z_log_var, eps, _Decoder(latent_dim, seed, scale)
 
 
-def _valid_group_advice(got: np.ndarray, cases: list[tuple]) -> str:
-    sizes = np.array([c[0] for c in cases])
-    kernels = np.array([c[1] for c in cases])
-    strides = np.array([c[2] for c in cases])
-    if np.array_equal(got, (sizes - kernels) // strides):
-        return ("For padding='valid' your size is one too small: count the window positions "
-                "including the first one, at offset 0.")
-    if np.array_equal(got, -(-sizes // strides)):
-        return ("For padding='valid' you give the 'same' size. 'valid' adds no zeros, so a "
-                "window must fit entirely inside the input.")
-    if np.array_equal(got, sizes - kernels + 1):
-        return "For padding='valid' your size ignores the stride."
-    if np.array_equal(got, (sizes - kernels + 1) // strides):
-        return ("For padding='valid' your size is sometimes one too small: after the first "
-                "window, how many more steps of `stride` fit?")
-    return ("For padding='valid' some of your sizes are wrong. Count how many positions of "
-            "a kernel_size-wide window fit inside the input, stepping by the stride.")
+def _nelbo_values(answer: Callable, inputs: tuple) -> np.ndarray:
+    """Run the learner's function; refuse anything but one finite number per image."""
+    x, z_mean, z_log_var, eps, decode = inputs
+    n = len(x)
+    got = _float_result(answer(x.copy(), z_mean.copy(), z_log_var.copy(), eps.copy(), decode),
+                        f"an array of shape ({n},)")
+    expect(got.size != 1,
+           f"Your function returns one number; it should return one estimate per image, "
+           f"shape ({n},), so that two models can be compared image by image. Do not "
+           "average over the images.")
+    expect(got.shape == (n,),
+           f"Expected one estimate per image, shape ({n},); got shape {got.shape}. Reduce "
+           "the pixels of each image, and the latent dimensions of each code, to one "
+           "number each.")
+    return got
 
 
-def _check_conv_output_size(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_output_size).")
-    for padding, advise in (("same", _same_group_advice), ("valid", _valid_group_advice)):
-        cases = [(size, kernel, stride, padding) for size, kernel, stride in _SIZE_CASES]
-        got = _whole_numbers(answer, cases, "the output size")
-        want = np.array([conv_output_size(*case) for case in cases])
-        if not np.array_equal(got, want):
-            raise CheckFailed(advise(got, cases))
+def _nelbo_mistakes(inputs: tuple) -> list[tuple[np.ndarray, str]]:
+    """Typical wrong estimates on ``inputs``, each with advice naming the wrong part."""
+    x, z_mean, z_log_var, eps, decode = (a if callable(a) else a.astype(np.float64)
+                                         for a in inputs)
+    latent_dim = z_mean.shape[1]
+
+    def reconstruction(z: np.ndarray) -> np.ndarray:
+        return _per_image(_bce_from_logits(x, np.asarray(decode(z), dtype=np.float64)))
+
+    std = np.exp(0.5 * z_log_var)
+    rec = reconstruction(z_mean + std * eps)
+    kl = _kl_per_image(z_mean, z_log_var)
+    logits = np.asarray(decode(z_mean + std * eps), dtype=np.float64)
+    sigmoid = 1.0 / (1.0 + np.exp(-logits))
+    return [
+        (reconstruction(z_mean + np.exp(z_log_var) * eps) + kl,
+         "Your sampled codes are off: the noise is scaled by the variance exp(z_log_var). "
+         "It must be scaled by the standard deviation, the square root of the variance. "
+         "The reconstruction and KL formulas may well be right."),
+        (reconstruction(z_mean + z_log_var * eps) + kl,
+         "Your sampled codes are off: z_log_var is a log-variance, not a standard "
+         "deviation; turn it into one before scaling the noise."),
+        (reconstruction(z_mean) + kl,
+         "Your estimate decodes z_mean and ignores eps. The ELBO's reconstruction term is "
+         "an expectation over q(z|x); this estimate uses one code SAMPLED from q for each "
+         "image, mean plus standard deviation times that image's noise."),
+        (reconstruction(z_mean + std * eps[:1]) + kl,
+         "Every image of your batch uses the first row of eps: the images share one noise "
+         "draw. Each image needs its own row of noise."),
+        (rec / PIXELS + kl,
+         "Your reconstruction term is 784 times too small: it averages the pixels' "
+         "cross-entropies instead of adding them. The sampling and the KL are right."),
+        (rec + kl / latent_dim,
+         f"The reconstruction is right, but your KL term is divided by the number of latent "
+         f"dimensions ({latent_dim} here): add the dimensions' KLs instead of averaging."),
+        (rec, "Your estimate has no KL term (or it comes out as zero)."),
+        (kl, "Your estimate has no reconstruction term."),
+        (rec - kl, "The KL term has the wrong sign: it is a penalty, it adds to the loss."),
+        (-(rec + kl), "That is the ELBO itself; return its negative (a loss, lower is "
+                      "better)."),
+        (_per_image(_bce_from_logits(x, sigmoid)) + kl,
+         "Your reconstruction term applies the sigmoid twice: decode returns logits, which "
+         "you turn into probabilities and then treat as logits again."),
+    ]
+
+
+def _explain_wrong_nelbo(answer: Callable, inputs: tuple, got: np.ndarray) -> None:
+    """Raise the advice for the first typical mistake ``got`` matches, or a split one."""
+    for wrong, advice in _nelbo_mistakes(inputs):
+        if np.allclose(got, wrong, rtol=_RTOL, atol=1e-6):
+            raise CheckFailed(advice)
+    x, z_mean, z_log_var, eps, decode = inputs
+    zeros = np.zeros_like(z_mean)
+    # With q = N(0, I) the KL is exactly 0 and the code is eps itself.
+    standard = (x, zeros, zeros.copy(), eps, decode)
+    if np.allclose(_nelbo_values(answer, standard), per_image_nelbo(*standard),
+                   rtol=_RTOL, atol=1e-6):
+        raise CheckFailed("When q(z|x) is N(0, I) your estimate is right, so your "
+                          "reconstruction term is. With other means and variances it is "
+                          "not: check the KL term, and how the noise is shifted and scaled "
+                          "into a code.")
+    raise CheckFailed("Your estimate is wrong even when q(z|x) is N(0, I), where the KL is 0 "
+                      "and the code is eps itself: check the reconstruction term, the binary "
+                      "cross-entropy of each image given decode(z), summed over its pixels.")
+
+
+def _check_per_image_nelbo(answer: Callable) -> None:
+    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_per_image_nelbo).")
+    for seed, n, latent_dim in ((61, 5, 3), (62, 7, 2)):
+        inputs = _nelbo_inputs(seed, n, latent_dim, scale=3.0)
+        got = _nelbo_values(answer, inputs)
+        expect(bool(np.all(np.isfinite(got))),
+               "Your estimate is NaN or infinite for ordinary logits: do you take the log of "
+               "something that can be 0 or negative?")
+        if not np.allclose(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=1e-6):
+            _explain_wrong_nelbo(answer, inputs, got)
+    # Confident decoders: logits up to about +-100, where sigmoid(logit) rounds to 0 or 1.
+    inputs = _nelbo_inputs(63, 4, 2, scale=60.0)
+    got = _nelbo_values(answer, inputs)
+    expect(bool(np.all(np.isfinite(got))),
+           "Right for ordinary logits, but NaN or infinite for a confident decoder (logits "
+           "near +-100): the reconstruction term takes the log of a sigmoid that rounded to "
+           "0 or 1. Compute the cross-entropy from the logits without forming log(sigmoid).")
+    expect(np.allclose(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=1e-6),
+           "Right for ordinary logits, wrong for a confident decoder (logits near +-100): "
+           "your reconstruction term is capped somewhere, typically by clipping the "
+           "probabilities to [1e-7, 1 - 1e-7] (Keras does so for probabilities), which "
+           "charges a confidently wrong pixel about 16 nats instead of about 100. Compute "
+           "the cross-entropy from the logits.")
 
 
 q1 = Exercise(
-    "Exercise 4.1: the output size of a strided convolution",
-    _check_conv_output_size,
-    conv_output_size,
+    "Exercise 4.1: a per-image negative ELBO",
+    _check_per_image_nelbo,
+    per_image_nelbo,
     hints=(
-        "Draw a row of `size` pixels and slide a window of `kernel_size` pixels along it, "
-        "`stride` pixels at a time. With 'valid' the window must stay inside; with 'same' "
-        "Keras pads zeros so that every stride-th position gets an output.",
-        "'valid': the first window starts at 0 and the last may start at size - kernel_size; "
-        "count the starts. 'same': the answer is size / stride, rounded up.",
+        "Three steps per image: a code z = mean + standard deviation * noise (z_log_var "
+        "is the log of the variance); the binary cross-entropy of the image given "
+        "decode(z), added over the pixels; the closed-form KL, added over the latent "
+        "dimensions. Average over nothing: return shape (n,).",
+        "keras.ops.binary_crossentropy(x, logits, from_logits=True) gives the per-pixel "
+        "cross-entropy without a mean and stays finite for any logit; sum it over axes "
+        "1, 2 and 3. The KL of one dimension is -0.5 * (1 + log_var - mean**2 - "
+        "exp(log_var)).",
     ),
-    forbidden=(),  # course_utils has no output-size formula of its own
+    forbidden=(losses.negative_elbo, losses.bernoulli_nll_from_logits,
+               losses.kl_divergence_standard_normal, latent_usage.kl_per_dimension,
+               vae.VAE.reconstruction_nll),
 )
 
 
-# --- 4.2 parameters of a convolution --------------------------------------------------------
-
-def conv_parameter_count(kernel_size: int, in_channels: int, filters: int) -> int:
-    """Parameters of a Conv2D or Conv2DTranspose layer with a square kernel and biases.
-
-    Parameters
-    ----------
-    kernel_size : int
-        The kernel is ``kernel_size x kernel_size``.
-    in_channels, filters : int
-        Channels of the layer's input and of its output.
-
-    Returns
-    -------
-    int
-        ``kernel_size**2 * in_channels * filters + filters``.
-    """
-    return kernel_size * kernel_size * in_channels * filters + filters
-
-
-_PARAMETER_CASES = [(3, 1, 32), (3, 32, 64), (3, 64, 64), (3, 64, 32), (3, 32, 1),
-                    (5, 3, 8), (1, 16, 4), (4, 2, 3)]
-
-
-def _check_conv_parameter_count(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_count).")
-    got = _whole_numbers(answer, _PARAMETER_CASES, "the parameter count")
-    k, c_in, c_out = (np.array(column) for column in zip(*_PARAMETER_CASES))
-    want = np.array([conv_parameter_count(*case) for case in _PARAMETER_CASES])
-    if np.array_equal(got, want):
-        return
-    mistakes = [
-        (k * k * c_in * c_out,
-         "You count only the kernel weights. Each filter also has one more parameter."),
-        (k * k * c_out + c_out,
-         "Your count does not grow with the number of input channels. A filter looks at "
-         "every input channel at once: how many weights does one filter then hold?"),
-        (k * c_in * c_out + c_out,
-         "Your count grows with kernel_size, not with the kernel's area. A 2-D kernel of "
-         "size 3 covers a 3 x 3 patch."),
-        (k * k * c_in * c_out + c_in,
-         "The biases are right in spirit but counted per input channel. There is one bias "
-         "per output channel (per filter)."),
-        ((k * k + 1) * c_in * c_out,
-         "You give every (input channel, filter) pair its own bias. A filter adds one bias "
-         "after summing over all its input channels."),
-    ]
-    for values, advice in mistakes:
-        if np.array_equal(got, values):
-            raise CheckFailed(advice)
-    first = next(i for i in range(len(want)) if got[i] != want[i])
-    raise CheckFailed(f"For kernel_size={k[first]}, in_channels={c_in[first]}, "
-                      f"filters={c_out[first]} your count ({got[first]}) is not right. Count "
-                      "the weights of one filter, multiply by the number of filters, then "
-                      "add the biases.")
-
-
-q2 = Exercise(
-    "Exercise 4.2: count the parameters of a convolution",
-    _check_conv_parameter_count,
-    conv_parameter_count,
-    hints=(
-        "One filter is a kernel_size x kernel_size window over ALL input channels, plus a "
-        "bias. The layer has `filters` of them.",
-        "Weights: kernel_size * kernel_size * in_channels per filter. Biases: one per filter.",
-    ),
-    forbidden=(),  # course_utils has no parameter count of its own
-)
-
-
-# --- 4.3 find the bug: a decoder that ends in ReLU -----------------------------------------
+# --- 4.2 find the bug: a decoder that ends in ReLU -----------------------------------------
 
 def buggy_conv_decoder(latent_dim: int) -> keras.Model:
     """A convolutional decoder with the output activation of a popular blog post.
@@ -277,55 +307,42 @@ def fixed_conv_decoder(latent_dim: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="decoder")
 
 
+def _conv_parameters(kernel_size: int, in_channels: int, filters: int) -> int:
+    return kernel_size * kernel_size * in_channels * filters + filters
+
+
 def _decoder_parameters(latent_dim: int) -> int:
     """Parameters of the decoder above, counted layer by layer."""
-    return ((latent_dim + 1) * 7 * 7 * 64              # Dense
-            + conv_parameter_count(3, 64, 64)          # Conv2DTranspose 7 -> 14
-            + conv_parameter_count(3, 64, 32)          # Conv2DTranspose 14 -> 28
-            + conv_parameter_count(3, 32, 1))          # output layer
+    return ((latent_dim + 1) * 7 * 7 * 64          # Dense
+            + _conv_parameters(3, 64, 64)          # Conv2DTranspose 7 -> 14
+            + _conv_parameters(3, 64, 32)          # Conv2DTranspose 14 -> 28
+            + _conv_parameters(3, 32, 1))          # output layer
 
 
-def _last_activation(model: keras.Model) -> str:
-    for layer in reversed(model.layers):
-        activation = getattr(layer, "activation", None)
-        if activation is not None:
-            return getattr(activation, "__name__", str(activation))
-    return "linear"
+_RELU_ADVICE = (
+    "Your decoder still ends in a ReLU. The VAE's loss reads the output as logits: a ReLU "
+    "makes every logit >= 0, so every pixel gets a probability of at least 1/2, even the "
+    "black background. Which output activation lets logits take any value?")
+_SIGMOID_ADVICE = (
+    "A sigmoid is the right final step for pixel PROBABILITIES, as in the original Keras "
+    "example. But the course's VAE loss works on logits and applies the sigmoid itself, "
+    "so here it would be applied twice, squeezing every pixel probability into "
+    "(0.5, 0.73). What should the last layer output instead?")
 
 
 def _check_decoder(answer: Callable) -> None:
     expect(callable(answer), "Pass your builder function itself, e.g. "
-                             "ex.q3.check(my_conv_decoder).")
+                             "ex.q2.check(my_conv_decoder).")
+    for latent_dim in (3, 5):
+        decoder_checks.check_decoder_shapes(answer(latent_dim), latent_dim)
     latent_dim = 3
     model = answer(latent_dim)
-    expect(isinstance(model, keras.Model),
-           f"Your function returned {type(model).__name__}; it should return the decoder, "
-           "a keras.Model.")
-    shape = tuple(model.outputs[0].shape[1:]) if len(model.outputs) == 1 else None
-    expect(shape == (28, 28, 1),
-           f"Your decoder's output has shape {shape}; it must output one image of shape "
-           "(28, 28, 1) per code.")
-    activation = _last_activation(model)
-    expect(activation != "relu",
-           "Your decoder still ends in a ReLU. The VAE's loss reads the output as logits: "
-           "a ReLU makes every logit >= 0, so every pixel gets a probability of at least "
-           "1/2, even the black background. Which output activation lets logits take any "
-           "value?")
-    expect(activation != "sigmoid",
-           "A sigmoid is the right final step for pixel PROBABILITIES, as in the original "
-           "Keras example. But the course's VAE loss works on logits and applies the "
-           "sigmoid itself, so here it would be applied twice, squeezing every pixel "
-           "probability into (0.5, 0.73). What should the last layer output instead?")
-    expect(activation == "linear",
-           f"Your output layer uses the '{activation}' activation, which restricts the "
-           "values it can produce. The decoder must output logits: any real number, "
-           "negative for pixels that are likely dark.")
-    codes = np.random.default_rng(7).normal(size=(16, latent_dim)).astype(np.float32)
-    outputs = keras.ops.convert_to_numpy(model(codes, training=False))
-    expect(bool(np.all(np.isfinite(outputs))), "Your decoder outputs NaN or inf.")
-    expect(float(outputs.min()) < 0.0 < float(outputs.max()),
-           "Your decoder's outputs never change sign: something still clips them. Logits "
-           "must be free to be negative (dark pixel) or positive (ink).")
+    activation = decoder_checks.last_activation(model)
+    expect(activation != "relu", _RELU_ADVICE)
+    expect(activation != "sigmoid", _SIGMOID_ADVICE)
+    # The checks lesson 03's decoder exercise makes too: a bounded last activation,
+    # squashing after the last layer (tanh, sigmoid, abs, clip), an affine decoder.
+    decoder_checks.check_logits_decoder(model, latent_dim)
     expected = _decoder_parameters(latent_dim)
     expect(model.count_params() == expected,
            f"Your decoder has {model.count_params():,} parameters, the buggy one "
@@ -333,8 +350,8 @@ def _check_decoder(answer: Callable) -> None:
            "layer's activation: keep every layer and its size.")
 
 
-q3 = Exercise(
-    "Exercise 4.3: find the bug in a convolutional decoder",
+q2 = Exercise(
+    "Exercise 4.2: find the bug in a convolutional decoder",
     _check_decoder,
     fixed_conv_decoder,
     hints=(
@@ -347,7 +364,7 @@ q3 = Exercise(
 )
 
 
-# --- 4.4 find the bug: a reconstruction loss that averages over channels ------------------
+# --- 4.3 find the bug: a reconstruction loss that averages over channels ------------------
 
 def buggy_reconstruction_loss(x: ArrayLike, logits: ArrayLike) -> float:
     """The reconstruction term as the classic Keras example computes it.
@@ -387,11 +404,12 @@ def reconstruction_loss(x: ArrayLike, logits: ArrayLike) -> float:
     return float(per_value.reshape(len(x), -1).sum(axis=1).mean())
 
 
-def _loss_inputs(seed: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _loss_inputs(seed: int, shape: tuple[int, ...],
+                 scale: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.uniform(size=shape)
     x[rng.uniform(size=shape) < 0.4] = 0.0  # a black background, as in MNIST
-    logits = rng.normal(scale=2.0, size=shape)
+    logits = rng.normal(scale=scale, size=shape)
     return x.astype(np.float32), logits.astype(np.float32)
 
 
@@ -412,7 +430,7 @@ _LOSS_CASES = ((51, (5, 28, 28, 1)), (52, (4, 8, 8, 3)), (53, (3, 6, 6, 2)))
 
 
 def _check_reconstruction_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q4.check(my_loss).")
+    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_loss).")
     for seed, shape in _LOSS_CASES:
         batch, height, width, channels = shape
         x, logits = _loss_inputs(seed, shape)
@@ -462,10 +480,25 @@ def _check_reconstruction_loss(answer: Callable) -> None:
             f"Right shape, wrong value for images of shape {shape[1:]}. Per value the loss "
             "is the binary cross-entropy between the target and sigmoid(logit); check that "
             "formula, then the reductions: sum within an image, average over the batch.")
+    # A confident decoder: logits up to about +-120, where sigmoid(logit) rounds to 0 or 1
+    # and Keras clips probabilities to [1e-7, 1 - 1e-7].
+    x, logits = _loss_inputs(54, (3, 6, 6, 2), scale=40.0)
+    got = _float_result(answer(x.copy(), logits.copy()), "one number (a float)")
+    value = float(got.reshape(-1)[0]) if got.size == 1 else float("nan")
+    expect(np.isfinite(value),
+           "Right for ordinary logits, but NaN or infinite for a confident decoder (logits "
+           "near +-100): your loss takes the log of a sigmoid that rounded to 0 or 1. "
+           "Compute the cross-entropy from the logits without forming log(sigmoid).")
+    expect(np.isclose(value, reconstruction_loss(x, logits), rtol=1e-4),
+           "Right for ordinary logits, wrong for a confident decoder (logits near +-100): "
+           "your loss is capped somewhere, typically by turning the logits into "
+           "probabilities and clipping them (Keras clips to [1e-7, 1 - 1e-7]), which "
+           "charges a confidently wrong value about 16 nats instead of about 100. The "
+           "channel reduction is right; compute the cross-entropy from the logits.")
 
 
-q4 = Exercise(
-    "Exercise 4.4: find the bug that only colour images reveal",
+q3 = Exercise(
+    "Exercise 4.3: find the bug that only colour images reveal",
     _check_reconstruction_loss,
     reconstruction_loss,
     hints=(
@@ -480,92 +513,21 @@ q4 = Exercise(
 )
 
 
-# --- 4.5 the receptive field of a stack of convolutions -----------------------------------
-
-def receptive_field(kernel_sizes: Sequence[int], strides: Sequence[int]) -> int:
-    """Width in input pixels of the region that one output of a conv stack depends on.
-
-    Parameters
-    ----------
-    kernel_sizes, strides : sequence of int, length n_layers
-        Kernel size and stride of each layer, the layer next to the image first.
-
-    Returns
-    -------
-    int
-        ``1 + sum_i (k_i - 1) * prod_{j < i} s_j``.
-    """
-    field, spacing = 1, 1  # spacing: input pixels between neighbouring outputs so far
-    for kernel_size, stride in zip(kernel_sizes, strides):
-        field += (kernel_size - 1) * spacing
-        spacing *= stride
-    return field
 
 
-_FIELD_CASES = [([3, 3], [2, 2]), ([3], [1]), ([3, 3, 3], [1, 1, 1]), ([5, 3], [1, 2]),
-                ([3, 5], [2, 1]), ([3, 3, 3], [2, 2, 2]), ([7, 3, 3], [2, 1, 2]),
-                ([4, 2], [2, 2]), ([1, 1], [2, 2])]
+# --- prediction 4.1: which model is slower per epoch ---------------------------------------
+
+def _explain_slower(measured: str) -> str:
+    return (f"On this machine the {measured} VAE took longer per epoch. The parameter count "
+            "does not set the time: every weight of a dense layer is used once per image, "
+            "every weight of a convolution once per position of its feature map, so the "
+            "multiply-adds per image are the better guide, and the cell above says whether "
+            "they predicted this run. Hardware matters too: a GPU runs convolutions far "
+            "faster than a CPU, and for models this small, overheads per batch can dominate.")
 
 
-def _field_mistakes(kernels: list[int], strides: list[int]) -> dict[str, int]:
-    """Values of typical wrong formulas for one stack, keyed by the advice for each."""
-    scaled_by_own_stride, spacing = 1, 1
-    for kernel_size, stride in zip(kernels, strides):
-        spacing *= stride
-        scaled_by_own_stride += (kernel_size - 1) * spacing
-    return {
-        "Your fields ignore the strides. After a stride-2 layer, neighbouring outputs are "
-        "2 input pixels apart, so each step of the next kernel covers more of the image.":
-            1 + sum(k - 1 for k in kernels),
-        "Adding the kernel sizes counts the pixels where neighbouring windows overlap more "
-        "than once, and ignores the strides. Follow the window of one output back to the "
-        "image, one layer at a time.":
-            sum(kernels),
-        "Multiplying the kernel sizes overcounts: neighbouring windows overlap. Follow "
-        "the window of one output back to the image, one layer at a time.":
-            int(np.prod(kernels)),
-        "You scale each layer's kernel by its own stride as well. A layer's stride spreads "
-        "out the positions of the layers AFTER it, not its own window.":
-            scaled_by_own_stride,
-        "Your answer would be right if the lists started with the layer farthest from the "
-        "image. The first kernel size and stride are those of the layer next to the image.":
-            receptive_field(kernels[::-1], strides[::-1]),
-    }
-
-
-def _check_receptive_field(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q5.check(my_field).")
-    cases = [(list(k), list(s)) for k, s in _FIELD_CASES]
-    got = _whole_numbers(answer, [(list(k), list(s)) for k, s in cases], "the receptive field")
-    want = np.array([receptive_field(k, s) for k, s in cases])
-    if np.array_equal(got, want):
-        return
-    mistakes: dict[str, list[int]] = {}
-    for kernels, strides in cases:
-        for advice, value in _field_mistakes(kernels, strides).items():
-            mistakes.setdefault(advice, []).append(value)
-    for advice, values in mistakes.items():
-        if np.array_equal(got, values):
-            raise CheckFailed(advice)
-    first = next(i for i in range(len(want)) if got[i] != want[i])
-    kernels, strides = cases[first]
-    raise CheckFailed(f"For kernel_sizes={kernels}, strides={strides} your field "
-                      f"({got[first]}) is not right. Start from one output of the last layer "
-                      "and widen the region layer by layer towards the image.")
-
-
-q5 = Exercise(
-    "Exercise 4.5: how much of the image does one output see?",
-    _check_receptive_field,
-    receptive_field,
-    hints=(
-        "A single layer with kernel k sees k pixels. Each further layer adds (k - 1) "
-        "neighbouring positions of the layer below it; how many input pixels apart are "
-        "those positions?",
-        "Keep two numbers while walking from the image upwards: the field so far, and the "
-        "spacing in input pixels between neighbouring outputs (the product of the strides "
-        "so far). Each layer adds (k - 1) * spacing to the field, then multiplies the "
-        "spacing by its stride.",
-    ),
-    forbidden=(),  # course_utils has no receptive-field formula of its own
+p1 = Prediction(
+    "Prediction 4.1: which VAE takes longer per epoch?",
+    choices=("dense", "conv"),
+    explanation=_explain_slower,
 )
