@@ -118,13 +118,29 @@ def _check_fit_arguments(model: object, x_train: object, epochs: object, batch_s
     return images
 
 
-def _fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, verbose):
+def _check_callbacks(callbacks: object) -> list:
+    """``callbacks`` as a list of Keras callbacks (None: none)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(
+            callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of keras callbacks, e.g. "
+                        f"[KLWarmUp(10)]; got {type(callbacks).__name__}.")
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(f"callbacks must hold keras.callbacks.Callback objects; got a "
+                            f"{type(callback).__name__}.")
+    return list(callbacks)
+
+
+def _fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, verbose,
+         callbacks=()):
     """``model.fit`` with an :class:`EpochTimer`; the History gets ``epoch_seconds``."""
     timer = EpochTimer()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size,
                         validation_split=validation_split if validation_data is None else 0.0,
                         validation_data=validation_data, shuffle=True, verbose=verbose,
-                        callbacks=[timer])
+                        callbacks=[timer, *callbacks])
     history.epoch_seconds = timer.seconds
     return history
 
@@ -185,6 +201,7 @@ def train_vae(
     validation_data: np.ndarray | None = None,
     learning_rate: float = 1e-3,
     verbose: int | str = 2,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> keras.callbacks.History:
     """Fit a :class:`~course_utils.vae.VAE` on images (no targets: it reconstructs them).
 
@@ -202,12 +219,15 @@ def train_vae(
     validation_data : numpy.ndarray of shape (m, 28, 28, 1), optional
     learning_rate : float
     verbose : int or "auto"
+    callbacks : list of keras.callbacks.Callback, optional
+        Passed to ``fit``, e.g. ``[KLWarmUp(10)]`` from :mod:`course_utils.kl_schedules`.
 
     Returns
     -------
     keras.callbacks.History
         ``loss``, ``reconstruction_loss`` and ``kl_loss`` per epoch (negative ELBO and its
-        two parts, nats per image; ``val_`` versions too), and ``epoch_seconds``.
+        two parts, nats per image; ``val_`` versions too), and ``epoch_seconds``. A VAE
+        built with a KL weight or free bits also logs ``rate`` (see :class:`VAE`).
 
     Raises
     ------
@@ -223,10 +243,11 @@ def train_vae(
                         "train_autoencoder.")
     images = _check_fit_arguments(vae, x_train, epochs, batch_size, validation_split,
                                   learning_rate, split_used=validation_data is None)
+    callbacks = _check_callbacks(callbacks)
     if validation_data is not None:
         validation_data = _training_images(vae, validation_data, "validation_data")
     if getattr(vae, "optimizer", None) is None:
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return _fit(vae, images, None, epochs=epochs, batch_size=batch_size,
                 validation_split=validation_split, validation_data=validation_data,
-                verbose=verbose)
+                verbose=verbose, callbacks=callbacks)

@@ -25,6 +25,14 @@ The reconstruction likelihood is a choice (lesson 05)::
 
 The decoder always outputs logits; the Gaussian mean is ``sigmoid(logits)``, so
 ``decode`` returns the mean image under either likelihood.
+
+The KL term can be weighted and floored (lesson 07)::
+
+    VAE(encoder, decoder, kl_weight=4.0)     # a beta-VAE: reconstruction + 4 KL
+    VAE(encoder, decoder, free_bits=0.25)    # each dimension's KL counted as >= 0.25
+    vae.kl_weight = 0.5                      # changed between epochs, no retracing
+
+Such a VAE also logs ``rate``, the plain average KL, which is not a part of ``loss``.
 """
 
 from __future__ import annotations
@@ -58,9 +66,12 @@ from course_utils.models import (
     build_dense_encoder,
 )
 
-__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae"]
+__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae",
+           "free_bits_kl"]
 
 LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
+#: What a VAE with a KL weight or free bits logs besides: the plain average KL.
+RATE_NAME = "rate"
 #: Valid values of the ``likelihood`` option of :class:`VAE`.
 LIKELIHOODS = ("bernoulli", "gaussian")
 #: Valid values of the ``reduction`` option of :class:`VAE`.
@@ -99,6 +110,16 @@ class VAE(keras.Model):
         lesson can train it honestly). The KL term is always summed over latents.
     initial_sigma : float or None
         Starting value of a learned sigma (default 1.0); only with ``sigma="learned"``.
+    kl_weight : float
+        The weight beta >= 0 of the KL term in the training loss (1.0: the negative
+        ELBO). It lives in a non-trainable variable, so setting ``vae.kl_weight``
+        between epochs (e.g. by :class:`course_utils.kl_schedules.KLSchedule`) takes
+        effect without retracing the training step.
+    free_bits : float
+        A floor lambda >= 0 in nats under each latent dimension's KL, averaged over the
+        batch (Kingma et al., 2016): the KL term becomes
+        ``sum_u max(lambda, mean_batch KL_u)`` (:func:`free_bits_kl`), so a dimension
+        below the floor gets no gradient from it. 0.0 (the default) means no floor.
     seed : int or None
         Seed of the :class:`~course_utils.layers.Sampling` layer, so the noise drawn
         during training and evaluation is reproducible. It does not seed the
@@ -141,6 +162,12 @@ class VAE(keras.Model):
       each epoch; not for validation).
     * With ``reduction="mean"`` the logged ``reconstruction_loss`` is the per-pixel
       mean and ``loss`` is not a negative ELBO; the parts still add up.
+    * A VAE built with ``kl_weight != 1`` or ``free_bits > 0`` (``tracks_rate`` is
+      True) logs ``kl_loss`` as the KL term that enters the loss,
+      ``kl_weight * sum_u max(free_bits, KL_u)``, so that
+      ``loss = reconstruction_loss + kl_loss`` still holds, and logs ``rate``, the
+      plain average KL (the rate of lesson 07), which is NOT a part of ``loss``:
+      ``reconstruction_loss + rate`` is the negative ELBO.
     * Compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam())``.
       Extra losses added with ``add_loss`` and compiled losses/metrics are not used.
     * ``fit``, ``evaluate``, ``encode``, ``evaluate_nelbo`` and ``decode`` check their
@@ -151,10 +178,14 @@ class VAE(keras.Model):
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
                  likelihood: str = "bernoulli", sigma: float | str | None = None,
                  reduction: str = "sum", initial_sigma: float | None = None,
+                 kl_weight: float = 1.0, free_bits: float = 0.0,
                  seed: int | None = None, **kwargs) -> None:
         image_shape, latent_dim = _check_encoder_decoder(encoder, decoder)
         likelihood, sigma, reduction, initial_sigma = _check_likelihood_options(
             likelihood, sigma, reduction, initial_sigma)
+        kl_weight = _check_non_negative(kl_weight, "kl_weight", "1.0 for the ELBO, e.g. "
+                                        "4.0 for a beta-VAE")
+        free_bits = _check_non_negative(free_bits, "free_bits", "0.0 for none, e.g. 0.25")
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
@@ -173,9 +204,18 @@ class VAE(keras.Model):
             self.log_sigma = self.add_weight(
                 shape=(), name="log_sigma", trainable=True,
                 initializer=keras.initializers.Constant(math.log(initial_sigma)))
+        self.free_bits = free_bits
+        self.tracks_rate = kl_weight != 1.0 or free_bits > 0.0
+        # A plain tf.Variable set with object.__setattr__: Keras does not track it, so
+        # it is not one of the model's weights (parameter counts and saved weights stay
+        # as they were); the traced training step reads its current value.
+        object.__setattr__(self, "_kl_weight_variable",
+                           tf.Variable(kl_weight, trainable=False, dtype=tf.float32,
+                                       name="kl_weight"))
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.rate_tracker = keras.metrics.Mean(name=RATE_NAME) if self.tracks_rate else None
         # The encoder and decoder arrive built; the VAE's only own weight, if any, is
         # the learned log_sigma created above.
         self.built = True
@@ -190,9 +230,27 @@ class VAE(keras.Model):
         return float(self._sigma_option)
 
     @property
+    def kl_weight(self) -> float:
+        """The current weight beta of the KL term (settable between epochs)."""
+        return float(self._kl_weight_variable.numpy())
+
+    @kl_weight.setter
+    def kl_weight(self, value: float) -> None:
+        value = _check_non_negative(value, "kl_weight", "1.0 for the ELBO")
+        if not self.tracks_rate and value != 1.0:
+            raise ValueError(f"kl_weight can change only on a VAE built with a KL weight or "
+                             f"free bits (which logs the rate besides the weighted KL); got "
+                             f"kl_weight={value} for a VAE built as a plain ELBO. Build it "
+                             f"with VAE(..., kl_weight={value}) or "
+                             f"build_dense_vae(..., kl_weight={value}).")
+        self._kl_weight_variable.assign(value)
+
+    @property
     def metrics(self) -> list[keras.metrics.Metric]:
         # Listing the trackers here lets Keras reset them at the start of each epoch.
-        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+        trackers = [self.total_loss_tracker, self.reconstruction_loss_tracker,
+                    self.kl_loss_tracker]
+        return trackers + ([self.rate_tracker] if self.rate_tracker is not None else [])
 
     def call(self, inputs, training: bool | None = None):
         z_mean, _ = self.encoder(inputs, training=training)
@@ -228,6 +286,8 @@ class VAE(keras.Model):
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
+        if self.tracks_rate:
+            return self._weighted_loss(x, logits, z_mean, z_log_var)
         if self.likelihood == "bernoulli" and self.reduction == "sum":
             return negative_elbo(x, logits, z_mean, z_log_var)  # the lesson 02/03 path
         reconstruction = self.reconstruction_nll(x, logits)
@@ -238,6 +298,22 @@ class VAE(keras.Model):
                            reconstruction_loss.dtype)
         return {"loss": reconstruction_loss + kl_loss,
                 "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+
+    def _reconstruction_loss(self, x, logits):
+        reconstruction = self.reconstruction_nll(x, logits)
+        if self.reduction == "mean":
+            reconstruction = reconstruction / self.pixel_count
+        return ops.mean(reconstruction)
+
+    def _weighted_loss(self, x, logits, z_mean, z_log_var) -> dict:
+        """Reconstruction + kl_weight * (free-bits) KL, and the plain rate."""
+        reconstruction_loss = self._reconstruction_loss(x, logits)
+        kl_term, rate = free_bits_kl(z_mean, z_log_var, self.free_bits)
+        weight = ops.cast(self._kl_weight_variable, reconstruction_loss.dtype)
+        kl_loss = weight * ops.cast(kl_term, reconstruction_loss.dtype)
+        return {"loss": reconstruction_loss + kl_loss,
+                "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss,
+                RATE_NAME: ops.cast(rate, reconstruction_loss.dtype)}
 
     def _update_trackers(self, losses: dict, x) -> dict:
         # Weighting each batch mean by the batch size makes the epoch value an exact
@@ -328,6 +404,8 @@ class VAE(keras.Model):
             sigma=self._sigma_option,
             reduction=self.reduction,
             initial_sigma=self._initial_sigma,
+            kl_weight=self.kl_weight,
+            free_bits=self.free_bits,
             seed=self.seed,
         )
         return config
@@ -456,9 +534,12 @@ class VAE(keras.Model):
         Returns
         -------
         dict of str to float
-            ``"loss"`` (the negative ELBO; with ``reduction="mean"`` the training
-            objective instead), ``"reconstruction_loss"`` and ``"kl_loss"``, averages
-            over the images, with ``loss = reconstruction_loss + kl_loss``.
+            ``"loss"`` (the negative ELBO; with ``reduction="mean"``, a KL weight or
+            free bits the training objective instead), ``"reconstruction_loss"`` and
+            ``"kl_loss"``, averages over the images, with
+            ``loss = reconstruction_loss + kl_loss``; when ``tracks_rate``, also
+            ``"rate"``, the plain average KL (``reconstruction_loss + rate`` is the
+            negative ELBO).
         """
         images = self._as_images(x)
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -466,7 +547,8 @@ class VAE(keras.Model):
             raise RuntimeError("evaluate_nelbo needs a compiled VAE; call "
                                "vae.compile(optimizer=keras.optimizers.Adam(1e-3)) first.")
         results = self.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
-        return {name: float(results[name]) for name in LOSS_NAMES}
+        names = LOSS_NAMES + ((RATE_NAME,) if self.tracks_rate else ())
+        return {name: float(results[name]) for name in names}
 
 
 class _DecodeProbabilities:
@@ -485,7 +567,47 @@ class _DecodeProbabilities:
         return tf.sigmoid(self.decoder(z, training=False))
 
 
+def free_bits_kl(z_mean, z_log_var, free_bits: float = 0.0) -> tuple:
+    """The free-bits KL term of a batch and its plain average KL (the rate).
+
+    Each dimension's KL to N(0, 1) is averaged over the batch, then clamped below at
+    ``free_bits`` (Kingma et al., 2016):
+    ``sum_u max(free_bits, mean_batch KL(q(z_u|x) || N(0, 1)))``. A dimension whose
+    average KL is below the floor adds the constant ``free_bits``, so it gets no
+    gradient from the KL term.
+
+    Parameters
+    ----------
+    z_mean, z_log_var : tensor of shape (batch, latent_dim)
+        Encoder outputs.
+    free_bits : float
+        The floor lambda >= 0, in nats per dimension (0: the plain KL term).
+
+    Returns
+    -------
+    kl_term, rate : scalar tensors
+        The floored KL term that enters the loss (before the KL weight) and the plain
+        average KL ``sum_u mean_batch KL_u``, in nats.
+    """
+    z_mean = ops.convert_to_tensor(z_mean)
+    z_log_var = ops.cast(ops.convert_to_tensor(z_log_var), z_mean.dtype)
+    per_dimension = ops.mean(
+        0.5 * (ops.square(z_mean) + ops.expm1(z_log_var) - z_log_var), axis=0)
+    floor = ops.cast(free_bits, per_dimension.dtype)
+    return ops.sum(ops.maximum(per_dimension, floor)), ops.sum(per_dimension)
+
+
 # --------------------------------------------------------------------------- checks
+
+def _check_non_negative(value: object, name: str, example: str) -> float:
+    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number >= 0 ({example}); got "
+                        f"{type(value).__name__} {value!r}.")
+    if not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 ({example}); got {value!r}.")
+    return float(value)
+
 
 def _is_array(value: object) -> bool:
     """True for inputs :meth:`VAE.fit` can check: arrays, nested lists, eager tensors."""
@@ -604,7 +726,8 @@ def build_dense_vae(latent_dim: int = 2, hidden=(512, 256), seed: int | None = N
     seed : int or None
         Seed of the sampling noise (see :class:`VAE`).
     **likelihood_options
-        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``: see :class:`VAE`.
+        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``, ``kl_weight``,
+        ``free_bits``: see :class:`VAE`.
 
     Returns
     -------
@@ -633,7 +756,8 @@ def build_conv_vae(latent_dim: int = 2, seed: int | None = None,
     seed : int or None
         Seed of the sampling noise (see :class:`VAE`).
     **likelihood_options
-        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``: see :class:`VAE`.
+        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``, ``kl_weight``,
+        ``free_bits``: see :class:`VAE`.
 
     Returns
     -------

@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from synthetic import blob_images
 
 from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
@@ -17,7 +18,7 @@ from course_utils.models import (
     build_dense_decoder,
     build_dense_encoder,
 )
-from course_utils.vae import VAE, build_conv_vae, build_dense_vae
+from course_utils.vae import VAE, build_conv_vae, build_dense_vae, free_bits_kl
 
 LOSS_NAMES = {"loss", "reconstruction_loss", "kl_loss"}
 # Keras 3.15 / TF 2.21 emit this NumPy 2 DeprecationWarning inside model.save().
@@ -376,3 +377,129 @@ def test_decode_refuses_non_finite_and_empty_codes():
     with pytest.raises(ValueError, match=r"z must hold at least one code; got 0"):
         vae.decode(np.zeros((0, 2)))
     assert vae.decode(np.zeros((1, 2))).shape == (1, 28, 28, 1)
+
+
+# ------------------------------------------------------------ KL weight and free bits
+
+def _small_vae(latent_dim: int = 3, **options) -> VAE:
+    keras.utils.set_random_seed(0)
+    return build_dense_vae(latent_dim, hidden=(16,), seed=0, **options)
+
+
+def test_default_vae_keeps_its_logs_weights_and_parameter_count(images):
+    vae = _small_vae()
+    assert not vae.tracks_rate and vae.kl_weight == 1.0 and vae.free_bits == 0.0
+    n_weights = len(vae.weights)
+    history = _compiled(vae).fit(images, epochs=1, batch_size=32, verbose=0)
+    assert set(history.history) == LOSS_NAMES
+    assert len(vae.weights) == n_weights  # the KL weight is not a model weight
+    assert build_dense_vae(latent_dim=2, kl_weight=4.0).count_params() == 1_068_820
+
+
+@pytest.mark.parametrize("options", [{"kl_weight": 3.0}, {"free_bits": 0.2},
+                                     {"kl_weight": 0.5, "free_bits": 0.5}])
+def test_weighted_kl_parts_add_up_and_the_rate_is_logged_apart(images, options):
+    vae = _compiled(_small_vae(**options))
+    history = vae.fit(images, epochs=2, batch_size=32, validation_split=0.25, verbose=0)
+    logs = history.history
+    assert set(logs) == (LOSS_NAMES | {"rate"}) | {f"val_{n}" for n in LOSS_NAMES | {"rate"}}
+    _assert_parts_add_up(logs)
+    _assert_parts_add_up(logs, "val_")
+    # The rate is not a part: with a weight != 1 or a floor, kl_loss != rate.
+    assert np.all(np.abs(np.asarray(logs["kl_loss"]) - np.asarray(logs["rate"])) > 1e-2)
+
+
+def test_weighted_loss_of_a_batch_matches_the_formula(images):
+    beta, floor = 2.5, 0.3
+    vae = _compiled(_small_vae(kl_weight=beta, free_bits=floor))
+    x = images[:32]
+    results = vae.evaluate(x, batch_size=32, verbose=0, return_dict=True)
+    z_mean, z_log_var = (np.asarray(t, np.float64) for t in vae.encoder(x))
+    per_dim = (0.5 * (z_mean**2 + np.exp(z_log_var) - 1 - z_log_var)).mean(axis=0)
+    np.testing.assert_allclose(results["rate"], per_dim.sum(), rtol=1e-5)
+    np.testing.assert_allclose(results["kl_loss"], beta * np.maximum(per_dim, floor).sum(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(results["loss"],
+                               results["reconstruction_loss"] + results["kl_loss"], rtol=1e-6)
+    nelbo = vae.evaluate_nelbo(x, batch_size=32)
+    assert set(nelbo) == LOSS_NAMES | {"rate"}
+
+
+def test_free_bits_floor_each_dimension_and_stop_its_gradient():
+    z_mean = tf.Variable([[3.0, 0.1, 0.0], [-3.0, 0.2, 0.0]])
+    z_log_var = tf.Variable([[0.0, 0.0, -0.01], [0.0, 0.0, 0.01]])
+    floor = 0.5
+    with tf.GradientTape() as tape:
+        kl_term, rate = free_bits_kl(z_mean, z_log_var, floor)
+    per_dim = (0.5 * (z_mean.numpy() ** 2 + np.exp(z_log_var.numpy()) - 1
+                      - z_log_var.numpy())).mean(axis=0)
+    assert per_dim[0] > floor > per_dim[1] > per_dim[2] > 0
+    np.testing.assert_allclose(float(rate), per_dim.sum(), rtol=1e-6)
+    np.testing.assert_allclose(float(kl_term), per_dim[0] + 2 * floor, rtol=1e-6)
+    grad_mean, grad_log_var = tape.gradient(kl_term, [z_mean, z_log_var])
+    # Dimensions under the floor get no gradient; the one above gets the KL's own.
+    np.testing.assert_array_equal(grad_mean.numpy()[:, 1:], 0.0)
+    np.testing.assert_array_equal(grad_log_var.numpy()[:, 1:], 0.0)
+    np.testing.assert_allclose(grad_mean.numpy()[:, 0], z_mean.numpy()[:, 0] / 2, rtol=1e-6)
+    kl_zero_floor, _ = free_bits_kl(z_mean, z_log_var, 0.0)
+    np.testing.assert_allclose(float(kl_zero_floor), per_dim.sum(), rtol=1e-6)
+
+
+def test_free_bits_clamp_the_batch_average_not_each_image():
+    # Dimension 0: KL 2 for one image, 0 for the other; the batch average 1 is above a
+    # floor of 0.8, so the term is 1 (a clamp per image would give (2 + 0.8) / 2 = 1.4).
+    z_mean = np.array([[2.0], [0.0]], np.float32)
+    z_log_var = np.zeros_like(z_mean)
+    kl_term, rate = free_bits_kl(z_mean, z_log_var, 0.8)
+    np.testing.assert_allclose([float(kl_term), float(rate)], [1.0, 1.0], rtol=1e-6)
+
+
+def test_kl_weight_changes_between_epochs_without_retracing(images):
+    vae = _compiled(_small_vae(kl_weight=0.0))
+    vae.fit(images, epochs=1, batch_size=32, verbose=0)
+    train_function = vae.train_function
+    vae.kl_weight = 2.0
+    logs = vae.fit(images, epochs=1, batch_size=32, verbose=0).history
+    assert vae.train_function is train_function
+    # kl_loss is twice the rate when no floor applies: the new weight was used.
+    np.testing.assert_allclose(logs["kl_loss"][0], 2.0 * logs["rate"][0], rtol=1e-5)
+    vae.kl_weight = 0.0
+    logs = vae.fit(images, epochs=1, batch_size=32, verbose=0).history
+    assert logs["kl_loss"][0] == 0.0 and logs["rate"][0] > 0
+
+
+def test_kl_options_round_trip_through_get_config():
+    vae = _small_vae(kl_weight=0.25, free_bits=0.1)
+    vae.kl_weight = 0.75
+    config = vae.get_config()
+    assert config["kl_weight"] == 0.75 and config["free_bits"] == pytest.approx(0.1)
+    clone = VAE.from_config(config)
+    assert clone.kl_weight == 0.75 and clone.free_bits == pytest.approx(0.1)
+    assert clone.tracks_rate
+    plain = VAE.from_config(_small_vae().get_config())
+    assert plain.kl_weight == 1.0 and plain.free_bits == 0.0 and not plain.tracks_rate
+
+
+@pytest.mark.parametrize("options, error, words", [
+    ({"kl_weight": -1.0}, ValueError, "kl_weight must be a finite number >= 0"),
+    ({"kl_weight": float("nan")}, ValueError, "kl_weight"),
+    ({"kl_weight": "4"}, TypeError, "kl_weight must be a number"),
+    ({"kl_weight": True}, TypeError, "kl_weight"),
+    ({"free_bits": -0.1}, ValueError, "free_bits must be a finite number >= 0"),
+    ({"free_bits": None}, TypeError, "free_bits"),
+])
+def test_bad_kl_options_are_refused(options, error, words):
+    with pytest.raises(error, match=words):
+        _small_vae(**options)
+
+
+def test_kl_weight_setter_validates_and_refuses_a_plain_elbo_vae():
+    vae = _small_vae(kl_weight=0.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        vae.kl_weight = -0.5
+    assert vae.kl_weight == 0.0
+    plain = _small_vae()
+    plain.kl_weight = 1.0  # no change: allowed
+    with pytest.raises(ValueError, match="kl_weight=0.5"):
+        plain.kl_weight = 0.5
+    assert plain.kl_weight == 1.0
