@@ -165,37 +165,53 @@ return gaussian_kl(posterior_mean, posterior_cov, q_mean, diagonal_covariance(q_
     "lesson03": {
         "q1": Question(
             mistake=_body("""
-batch = len(x)
-reconstruction = keras.losses.binary_crossentropy(
-    ops.reshape(x, (batch, -1)), ops.reshape(logits, (batch, -1)), from_logits=True)
-kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
-return ops.mean(reconstruction + kl)
+eps = keras.random.normal((1, ops.shape(z_mean)[1]))
+return z_mean + ops.exp(0.5 * z_log_var) * eps
 """),
-            phrase="784 times too small",
+            phrase="shared by the whole batch",
             shortcuts=(
-                _body('return negative_elbo(x, logits, z_mean, z_log_var)["loss"]'),
-                _body("return ops.mean(bernoulli_nll_from_logits(x, logits)\n"
-                      "                + kl_divergence_standard_normal(z_mean, z_log_var))"),
-                _after("my_vae_loss = ex.vae_loss"),
+                _after("my_sample = ex.sample"),
+                _after("from course_utils.layers import Sampling\n\n"
+                       "sampling_layer = Sampling()\n"
+                       "my_sample = lambda z_mean, z_log_var: sampling_layer([z_mean, z_log_var])"),
+                _hidden("lesson03", "sample", "z_mean, z_log_var"),
             )),
         "q2": Question(
             mistake=_body("""
-z = keras.Input(shape=(latent_dim,))
-h = keras.layers.Dense(256, activation="relu")(z)
-h = keras.layers.Dense(512, activation="relu")(h)
-pixels = keras.layers.Dense(28 * 28, activation="sigmoid")(h)
-return keras.Model(z, keras.layers.Reshape((28, 28, 1))(pixels))
+per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+reconstruction = ops.mean(ops.reshape(per_pixel, (ops.shape(x)[0], -1)), axis=1)
+kl = 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=1)
+reconstruction_loss, kl_loss = ops.mean(reconstruction), ops.mean(kl)
+return {"loss": reconstruction_loss + kl_loss,
+        "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
 """),
-            phrase="ends in a sigmoid",
+            phrase="784 times too small",
             shortcuts=(
-                _body("return build_dense_vae(latent_dim).decoder"),
                 _body("""
-from course_utils.models import build_dense_decoder
-return build_dense_decoder(latent_dim)
+from course_utils.losses import negative_elbo
+return negative_elbo(x, logits, z_mean, z_log_var)
 """),
-                _after("import functools\n\nmy_decoder = functools.partial(ex.logits_decoder)"),
+                _after("my_vae_loss = ex.vae_loss"),
+                _hidden("lesson03", "vae_loss", "x, logits, z_mean, z_log_var"),
             )),
         "q3": Question(
+            mistake=_body("""
+z_mean, z_log_var = encoder(x, training=True)
+z = sample(z_mean, z_log_var)
+with tf.GradientTape() as tape:
+    logits = decoder(z, training=True)
+    terms = loss(x, logits, z_mean, z_log_var)
+weights = encoder.trainable_variables + decoder.trainable_variables
+gradients = tape.gradient(terms["loss"], weights)
+optimizer.apply(gradients, weights)
+return terms
+"""),
+            phrase="not the encoder",
+            shortcuts=(
+                _after("my_train_step = ex.train_step"),
+                _hidden("lesson03", "train_step", "encoder, decoder, optimizer, x, sample, loss"),
+            )),
+        "q4": Question(
             mistake=_body("return reconstruction_weight / n_pixels"),
             phrase="upside down",
             shortcuts=(
@@ -203,7 +219,7 @@ return build_dense_decoder(latent_dim)
 from course_utils.likelihoods import implied_kl_weight
 return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
 """),
-                _after("my_implied_kl_weight = ex.q3.reference"),
+                _after("my_implied_kl_weight = ex.q4.reference"),
             )),
     },
     "lesson04": {
@@ -366,40 +382,6 @@ return float(model.log_evidence(row)[0] - model.elbo(row, *model.columnwise_enco
             shortcuts=(
                 _body("return float(bits_per_dim(nll_nats, dims, levels=levels))"),
                 _after("my_bits_per_dim = ex.bits_per_dim"),
-            )),
-    },
-    "lesson07": {
-        "q1": Question(
-            mistake=_body("return epoch / warmup_epochs"),
-            phrase="not keep growing",
-            shortcuts=(
-                _body("""
-from course_utils.kl_schedules import linear_warmup
-return linear_warmup(epoch, warmup_epochs)
-"""),
-                _after("my_warmup_weight = ex.warmup_weight"),
-            )),
-        "q2": Question(
-            mistake=_body("""
-mean = np.asarray(z_mean, dtype=np.float64)
-log_var = np.asarray(z_log_var, dtype=np.float64)
-return float(np.sum(np.mean(0.5 * (mean**2 + np.exp(log_var) - 1 - log_var), axis=0)))
-"""),
-            phrase="the floor is missing",
-            shortcuts=(
-                _body("""
-term, _ = free_bits_kl(z_mean, z_log_var, free_bits)
-return float(term)
-"""),
-                _after("my_free_bits_kl = ex.q2.reference"),
-            )),
-        "q3": Question(
-            mistake=_body("return int(np.sum(np.std(np.asarray(z_mean), axis=0) > threshold))"),
-            phrase="VARIANCE",
-            shortcuts=(
-                _body("return active_units(z_mean, threshold)"),
-                _after("import functools\n\n"
-                       "my_active_units = functools.partial(ex.count_active_units)"),
             )),
     },
 }
