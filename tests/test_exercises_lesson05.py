@@ -15,12 +15,12 @@ import pytest
 from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
 
 from course_utils.exercises import lesson05 as ex
-from course_utils.likelihoods import bernoulli_entropy_floor, implied_sigma_squared
+from course_utils.likelihoods import bernoulli_entropy_floor
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
 
 
-SOLUTION_SNIPPETS = ("np.sqrt(", "np.log(", "np.mean(", "pixel_count / (2", "/ (2 * sigma")
+SOLUTION_SNIPPETS = ("np.sqrt(", "np.log(", "np.mean(", "/ (2 * sigma", "log_w - top")
 _assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 
 
@@ -93,23 +93,66 @@ def test_q1_calls_out_the_typical_mistakes():
     _assert_incorrect(ex.q1, lambda x, m, s: np.sum((x - m) ** 2), "one number per image")
 
 
-# --- 5.2 the implied sigma ---------------------------------------------------------------
+def test_q1_refuses_a_log_of_the_density_that_underflows_for_a_small_sigma():
+    """Right for sigma = 0.3 and 2, infinite for sigma = 0.01, where exp(-(x - m)^2 / ...) is 0."""
+    def log_of_density(x, m, s):
+        density = np.exp(-((x - m) ** 2) / (2 * s**2)) / np.sqrt(2 * np.pi * s**2)
+        return _per_image(-np.log(density))
 
-def test_q2_reference_matches_hand_values_and_the_library():
-    assert ex.implied_sigma(784) == pytest.approx(math.sqrt(392))  # 19.80
-    assert ex.implied_sigma(784, 392.0) == pytest.approx(1.0)
-    for pixel_count, weight in ((784, 1.0), (3072, 7.0)):
-        assert ex.implied_sigma(pixel_count, weight) ** 2 == pytest.approx(
-            implied_sigma_squared(pixel_count, reconstruction_weight=weight))
+    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1))
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(log_of_density(x, x[::-1], 0.3),
+                                   ex.gaussian_nll(x, x[::-1], 0.3), rtol=1e-9)
+        assert np.all(np.isinf(log_of_density(x, x[::-1], 0.01)))
+    _assert_incorrect(ex.q1, log_of_density, "sigma = 0.01", "inf", "log-density")
+
+    def product_of_densities(x, m, s):
+        density = np.exp(-((x - m) ** 2) / (2 * s**2)) / np.sqrt(2 * np.pi * s**2)
+        return -np.log(np.prod(density.reshape(len(x), -1), axis=1))
+
+    _assert_incorrect(ex.q1, product_of_densities, "inf", "product of 784")
+
+
+# --- 5.2 the importance-weighted bound --------------------------------------------------
+
+def test_q2_reference_is_the_log_of_the_mean_weight():
+    rng = np.random.default_rng(3)
+    log_w = rng.normal(size=(5, 7))
+    np.testing.assert_allclose(ex.iw_bound(log_w), np.log(np.exp(log_w).mean(axis=1)),
+                               rtol=1e-12)
+    shifted = ex.iw_bound(log_w + 1000.0)  # exp(1000) overflows; the shift carries over
+    np.testing.assert_allclose(shifted, np.log(np.exp(log_w).mean(axis=1)) + 1000.0,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ex.iw_bound(log_w[:, :1]), log_w[:, 0])
+
+
+def test_q2_accepts_logaddexp_and_float32():
+    assert ex.q2.check(
+        lambda w: np.logaddexp.reduce(w, axis=1) - math.log(w.shape[1])).passed
+
+    def float32_version(w):
+        w = np.float32(w)
+        top = w.max(axis=1)
+        return top + np.log(np.exp(w - top[:, None]).sum(axis=1) / np.float32(w.shape[1]))
+
+    assert ex.q2.check(float32_version).passed
 
 
 def test_q2_calls_out_the_typical_mistakes():
-    _assert_incorrect(ex.q2, lambda d, w=1.0: d / (2 * w), "variance")
-    _assert_incorrect(ex.q2, lambda d, w=1.0: math.sqrt(d / w), "sqrt(2) times too large")
-    _assert_incorrect(ex.q2, lambda d, w=1.0: math.sqrt(2 * w / d), "upside down")
-    _assert_incorrect(ex.q2, lambda d, w=1.0: math.sqrt(d / 2), "ignored the weight")
-    _assert_incorrect(ex.q2, lambda d, w=1.0: math.sqrt(d * w / 2), "not right")
-    _assert_incorrect(ex.q2, lambda d, w=1.0: np.full(3, 19.8), "one number")
+    def naive(w):
+        return np.log(np.mean(np.exp(w), axis=1))
+
+    def log_sum_exp(w):
+        top = w.max(axis=1)
+        return top + np.log(np.exp(w - top[:, None]).sum(axis=1))
+
+    _assert_incorrect(ex.q2, naive, "inf or NaN", "overflows", "largest log weight")
+    _assert_incorrect(ex.q2, lambda w: w.mean(axis=1), "ELBO", "average of the weights")
+    _assert_incorrect(ex.q2, log_sum_exp, "log(50) too high")
+    _assert_incorrect(ex.q2, lambda w: w.max(axis=1), "largest log weight")
+    _assert_incorrect(ex.q2, lambda w: ex.iw_bound(np.asarray(w).T), "shape (6,)", "axis 1")
+    _assert_incorrect(ex.q2, lambda w: log_sum_exp(w) - math.log(50), "k = 1")
+    _assert_incorrect(ex.q2, lambda w: ex.iw_bound(w) + 0.5, "Not right yet")
 
 
 # --- 5.3 the BCE floor -------------------------------------------------------------------
@@ -151,6 +194,25 @@ def test_q3_calls_out_the_typical_mistakes():
     _assert_incorrect(ex.q3, lambda x: ex.bce_floor(x) / 784, "784 times too small")
     _assert_incorrect(ex.q3, lambda x: -ex.bce_floor(x), "never negative")
     _assert_incorrect(ex.q3, one_outcome, "both outcomes")
+
+    def clipped_too_wide(images):
+        x = np.asarray(images)
+        p = np.clip(x, 1e-3, 1 - 1e-3)
+        return _per_image(-(x * np.log(p) + (1 - x) * np.log(1 - p)))
+
+    _assert_incorrect(ex.q3, clipped_too_wide, "pure black", "clip is too wide")
+
+
+# --- prediction 5.1 ------------------------------------------------------------------------
+
+def test_p1_classes_and_reveal():
+    assert [ex.climb_class(v) for v in (0.2, 1.0, 10.0, 10.5, 67.0)] == [
+        "under 1", "1 to 10", "1 to 10", "over 10", "over 10"]
+    assert ex.p1.record("over 10").status == "recorded"
+    assert ex.p1.reveal("Over 10", ex.climb_class(37.0)).status == "held"
+    missed = ex.p1.reveal("under 1", ex.climb_class(37.0))
+    assert missed.status == "missed" and "narrower" in missed.message
+    assert "close enough" in ex.p1.reveal("under 1", "under 1").message
 
 
 # --- 5.4 the best sigma ------------------------------------------------------------------

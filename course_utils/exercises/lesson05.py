@@ -1,12 +1,13 @@
 """Exercises for lesson 05 (BCE or MSE: the reconstruction term as a likelihood).
 
 * ``q1``: write the Gaussian negative log-likelihood of an image, summed over pixels.
-* ``q2``: find the Gaussian sigma that a weighted per-pixel-mean MSE loss implies.
+* ``q2``: compute the importance-weighted bound ``L_k`` from log weights, without overflow.
 * ``q3``: compute the floor of the binary cross-entropy on grey-level images.
 * ``q4``: find the maximum-likelihood sigma of a Gaussian decoder from its residuals.
 
 Each checker runs the answer on its own fixed inputs, compares with the reference, and
-recognises the typical mistakes, saying what is wrong without giving the code away.
+recognises the typical mistakes, saying what is wrong without giving the code away. ``p1`` is a
+predict-then-check question (not graded) about how far the bound climbs with ``k``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import math
 import numpy as np
 
 from course_utils import likelihoods, losses, vae
-from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 
 __all__ = [
+    "p1",
     "q1",
     "q2",
     "q3",
     "q4",
     "gaussian_nll",
-    "implied_sigma",
+    "iw_bound",
+    "climb_class",
     "bce_floor",
     "best_sigma",
 ]
@@ -66,13 +69,18 @@ def _check_gaussian_nll(answer) -> None:
     x = rng.uniform(size=(5, 28, 28, 1))
     mean = rng.uniform(size=x.shape)
     pixels = 784
-    for sigma in (0.3, 2.0):
+    for sigma in (0.3, 2.0, 0.01):
         want = gaussian_nll(x, mean, sigma)
-        got = _numbers(answer(x, mean, sigma), "one number per image")
+        with np.errstate(all="ignore"):
+            got = _numbers(answer(x, mean, sigma), "one number per image")
         expect(got.shape == want.shape,
                f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
                "Reduce over every axis except the first (the batch).")
-        expect(bool(np.all(np.isfinite(got))), "Your function returns NaN or inf.")
+        expect(bool(np.all(np.isfinite(got))),
+               f"With sigma = {sigma} your function returns inf or NaN, although the true "
+               "values are finite. A density far from its mean (or a product of 784 "
+               "densities) is 0 or inf in floating point, and its log is then infinite: "
+               "write the log-density of a pixel directly and add those up.")
         expect(not _close(got, -want),
                "Your values have the wrong sign: this is the log-likelihood, and the "
                "loss is its negative.")
@@ -80,7 +88,8 @@ def _check_gaussian_nll(answer) -> None:
                f"Your values are {pixels} times too small: the negative log-likelihood of "
                "an image adds up its pixels; do not average over them.")
         # Split the answer into the part that depends on the mean and the rest.
-        at_target = _numbers(answer(x, x, sigma), "one number per image")
+        with np.errstate(all="ignore"):
+            at_target = _numbers(answer(x, x, sigma), "one number per image")
         quadratic = got - at_target
         squared_error = ((x - mean) ** 2).reshape(len(x), -1).sum(axis=1)
         ratio = float(np.median(quadratic / squared_error))
@@ -129,58 +138,74 @@ q1 = Exercise(
     hints=(
         "Write -log of the density of one pixel, N(x; mean, sigma^2), then add it up over "
         "the pixels of each image: the result has shape (n,).",
-        "Per pixel: (x - mean)^2 / (2 sigma^2) + (1/2) log(2 pi sigma^2). Flatten each "
-        "image with .reshape(len(x), -1) and sum along axis 1.",
+        "Per pixel: (x - mean)^2 / (2 sigma^2) + (1/2) log(2 pi sigma^2), written as a "
+        "log from the start (never exp, then log). Flatten each image with "
+        ".reshape(len(x), -1) and sum along axis 1.",
     ),
     forbidden=(losses.gaussian_nll, vae.VAE.reconstruction_nll),
 )
 
 
-# --- 5.2 the sigma a loss implies --------------------------------------------------------
+# --- 5.2 the importance-weighted bound from log weights -------------------------------
 
-def implied_sigma(pixel_count, weight=1.0):
-    """sigma of the Gaussian decoder implied by weight * mean-over-pixels MSE + KL."""
-    return math.sqrt(pixel_count / (2 * weight))
+def iw_bound(log_weights):
+    """L_k of each row: the log of the mean of exp(log_weights) along axis 1, shape (n,)."""
+    log_w = np.asarray(log_weights, dtype=np.float64)
+    top = log_w.max(axis=1, keepdims=True)
+    return (top + np.log(np.mean(np.exp(log_w - top), axis=1, keepdims=True)))[:, 0]
 
 
-def _check_implied_sigma(answer) -> None:
-    _callable(answer, "my_implied_sigma", 2)
-    for pixel_count, weight in ((784, 1.0), (3072, 1.0), (784, 500.0), (100, 0.5)):
-        want = implied_sigma(pixel_count, weight)
-        got = _numbers(answer(pixel_count, weight), "one number, sigma")
-        expect(got.size == 1, f"Return one number (sigma); got an array of shape {got.shape}.")
-        got = float(got)
-        case = f"For pixel_count={pixel_count}, weight={weight}"
-        expect(not math.isclose(got, want**2, rel_tol=1e-6),
-               f"{case} you returned the variance sigma^2; the question asks for the "
-               "standard deviation sigma.")
-        expect(not math.isclose(got, want * math.sqrt(2), rel_tol=1e-6),
-               f"{case} your sigma is sqrt(2) times too large: match the loss term by term "
-               "to the Gaussian, including the factor in its exponent.")
-        expect(not math.isclose(got, 1 / want, rel_tol=1e-6)
-               and not math.isclose(got, 1 / want**2, rel_tol=1e-6),
-               f"{case} your answer is upside down: more weight on the reconstruction "
-               "must mean a smaller sigma, and more pixels in the average a larger one.")
-        if weight != 1.0:
-            expect(not math.isclose(got, implied_sigma(pixel_count, 1.0), rel_tol=1e-6),
-                   f"{case} you ignored the weight: a factor in front of the "
-                   "reconstruction term changes the sigma it implies.")
-        expect(math.isclose(got, want, rel_tol=1e-6),
-               f"{case} your sigma ({got:.4g}) is not right. Write the loss as a multiple "
-               "of the Gaussian's squared-error term and solve for sigma.")
+def _check_iw_bound(answer) -> None:
+    _callable(answer, "my_iw_bound", 2)
+    rng = np.random.default_rng(52)
+    k = 50
+    # Gaussian log-densities of MNIST images are hundreds of nats above 0, Bernoulli
+    # ones below it: exp() of either overflows or underflows.
+    for centre, spread in ((-2.0, 1.5), (800.0, 6.0), (-900.0, 6.0)):
+        log_w = centre + spread * rng.standard_normal((6, k))
+        want = iw_bound(log_w)
+        with np.errstate(all="ignore"):
+            got = _numbers(answer(log_w.copy()), "one number per image")
+        expect(got.shape == want.shape,
+               f"Expected one number per image (row), shape {want.shape}, from log weights "
+               f"of shape {log_w.shape}; got shape {got.shape}. Reduce along axis 1, the "
+               "k samples of an image.")
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(
+                f"For log weights around {centre:g} nats your result holds inf or NaN. "
+                "exp() overflows above about 709 and underflows to 0 below about -745, "
+                "and log weights of images are hundreds of nats from 0. Shift each row "
+                "by its largest log weight before exponentiating, and add it back after "
+                "the log.")
+        expect(not _close(got, log_w.mean(axis=1)),
+               "You averaged the log weights: that estimates the ELBO (L_1). The bound is "
+               "the log of the average of the weights themselves.")
+        expect(not _close(got, want + math.log(k)),
+               f"Your values are log({k}) too high: the bound averages the k weights, it "
+               "does not add them up.")
+        expect(not _close(got, log_w.max(axis=1)),
+               "You returned the largest log weight of each image. All k weights count: "
+               "take the log of their average.")
+        expect(_close(got, want), "Not right yet: for each image, the log of the mean of "
+                                  "exp(log weight) over its k samples.")
+    single = rng.normal(size=(4, 1))
+    expect(_close(_numbers(answer(single), "one number per image"), single[:, 0]),
+           "With one weight per image (k = 1) the bound is that log weight itself; yours "
+           "is not.")
 
 
 q2 = Exercise(
-    "Exercise 5.2: the sigma a loss implies",
-    _check_implied_sigma,
-    implied_sigma,
+    "Exercise 5.2: the importance-weighted bound",
+    _check_iw_bound,
+    iw_bound,
     hints=(
-        "The Gaussian NLL contains sum((x - x_hat)^2) / (2 sigma^2). The loss contains "
-        "weight * sum((x - x_hat)^2) / pixel_count. The KL term has weight 1 in both.",
-        "Set 1 / (2 sigma^2) equal to weight / pixel_count and solve for sigma (not "
-        "sigma^2).",
+        "L_k = log((1/k) * sum_i exp(log w_i)), one value per row. Computed as written, "
+        "exp() of a log weight of +800 is inf and of -900 is 0.",
+        "With m the largest log weight of a row: log mean exp(a_i) = m + log mean "
+        "exp(a_i - m); every exponent is then at most 0 and the largest term is 1.",
     ),
-    forbidden=(likelihoods.implied_sigma_squared,),
+    forbidden=(likelihoods.bounds_by_k, likelihoods._log_mean_exp,
+               likelihoods.importance_weighted_bound),
 )
 
 
@@ -209,6 +234,13 @@ def _check_bce_floor(answer) -> None:
            "Your result has NaN (or inf) values. They come from pixels that are exactly 0 or "
            "1, where a log of 0 appears; the limit of p log p as p -> 0 is 0, so such a "
            "term contributes nothing.")
+    with np.errstate(all="ignore"):
+        pure = _numbers(answer(np.stack([np.zeros((28, 28, 1)), np.ones((28, 28, 1))])),
+                        "one number per image")
+    expect(pure.shape != (2,) or bool(np.all(np.abs(pure) < 1e-6)),
+           f"A pure black and a pure white image must have a floor of 0 (such pixels "
+           f"contribute nothing); yours give {np.round(pure, 4).tolist()} nats. If you clip "
+           f"before the log, the clip is too wide: use a tiny epsilon such as 1e-12.")
     expect(not _close(got, -want), "Your values are negative: an entropy is never negative.")
     expect(not _close(got, want / math.log(2)),
            "Your values are in bits: the course measures in nats (natural logarithms).")
@@ -282,3 +314,28 @@ q4 = Exercise(
     ),
     forbidden=(likelihoods.max_likelihood_sigma,),
 )
+
+
+# --- prediction 5.1: how far does the bound climb? ----------------------------------------
+
+def _climb_explanation(measured: object) -> str:
+    if measured == "under 1":
+        return ("This encoder's q is close enough to the true posterior that a few "
+                "samples already find the weights that matter.")
+    return ("The climb is the part of the gap between the ELBO and log p(x) that more "
+            "samples recover. Even this model's encoder, trained with a Gaussian decoder, "
+            "is a diagonal Gaussian fitted by an ELBO, which prefers a q narrower than "
+            "the posterior; a few rare samples with large weights then carry the average, "
+            "and it takes many samples to find them.")
+
+
+p1 = Prediction(
+    "Prediction 5.1: how far does the learned-sigma model's bound climb?",
+    choices=("under 1", "1 to 10", "over 10"),
+    explanation=_climb_explanation,
+)
+
+
+def climb_class(nats: float) -> str:
+    """The choice of :data:`p1` that a climb of ``nats`` falls into."""
+    return "under 1" if nats < 1 else ("1 to 10" if nats <= 10 else "over 10")

@@ -279,12 +279,11 @@ return per_pixel.reshape(len(per_pixel), -1).sum(axis=1)
                 _after("my_gaussian_nll = ex.gaussian_nll"),
             )),
         "q2": Question(
-            mistake=_body("return pixel_count / (2 * weight)"),
-            phrase="variance",
+            mistake=_body("return np.log(np.mean(np.exp(np.asarray(log_weights)), axis=1))"),
+            phrase="overflows",
             shortcuts=(
-                _body("return math.sqrt(implied_sigma_squared(pixel_count, "
-                      "reconstruction_weight=weight))"),
-                _after("my_implied_sigma = ex.implied_sigma"),
+                _body("return bounds_by_k(log_weights, (np.shape(log_weights)[1],))[0][0]"),
+                _after("my_iw_bound = ex.iw_bound"),
             )),
         "q3": Question(
             mistake=_body("""
