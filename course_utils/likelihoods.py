@@ -15,7 +15,10 @@ functions here turn that view into numbers:
 * :func:`importance_weighted_bound`: the importance-weighted (IWAE) lower bound on
   ``log p(x)`` of a trained :class:`~course_utils.vae.VAE`, under its own likelihood
   or under a Gaussian with a ``sigma`` of your choice, so that models trained with
-  different losses can be scored on the same data with the same density.
+  different losses can be scored on the same data with the same density;
+* :func:`log_importance_weights` and :func:`bounds_by_k`: the weights behind that
+  bound, and ``L_k`` for every ``k`` dividing their number, with standard errors, to
+  see whether the bound has converged in ``k``.
 
 Pure functions compute in float64 NumPy; all logarithms are natural (nats).
 """
