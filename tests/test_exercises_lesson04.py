@@ -302,3 +302,15 @@ def test_q3_stays_finite_and_right_at_large_logits():
             "channel reduction is right")
 
 
+
+
+# --- prediction 4.1 ------------------------------------------------------------------------
+
+def test_p1_records_without_judging_and_reveals_the_measurement():
+    assert ex.p1.record("conv").status == "recorded"
+    assert ex.p1.record("gpu").status == "incorrect"
+    held = ex.p1.reveal("Dense", "dense")
+    assert held.status == "held" and "dense VAE took longer" in held.message
+    missed = ex.p1.reveal("dense", "conv")
+    assert missed.status == "missed" and "conv VAE took longer" in missed.message
+    assert "multiply-adds" in missed.message
