@@ -61,6 +61,26 @@ def test_build_autoencoder_outputs_logits_on_request():
         build_autoencoder(2, output="linear")
 
 
+def test_logits_autoencoder_trains_with_the_bernoulli_loss_as_lesson_01_does():
+    # Lesson 01 compiles with bernoulli_nll_from_logits and says Keras averages the
+    # per-image sums over the batch: the loss Keras reports must be that batch mean.
+    from synthetic import blob_images
+
+    from course_utils.losses import bernoulli_nll_from_logits
+
+    keras.utils.set_random_seed(0)
+    images = blob_images(64, seed=1)
+    autoencoder, _, _ = build_autoencoder(2, hidden=(16,), output="logits")
+    autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bernoulli_nll_from_logits)
+    history = autoencoder.fit(images, images, epochs=5, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    reported = autoencoder.evaluate(images, images, batch_size=64, verbose=0)
+    by_hand = np.mean(keras.ops.convert_to_numpy(
+        bernoulli_nll_from_logits(images, autoencoder(images))))
+    assert reported == pytest.approx(float(by_hand), rel=1e-4)
+    assert by_hand > 100  # a sum over 784 pixels, not a per-pixel mean
+
+
 @pytest.mark.parametrize("latent_dim, error", [(0, ValueError), (-2, ValueError),
                                                (2.5, TypeError), ("2", TypeError)])
 def test_builders_reject_bad_latent_dim(latent_dim, error):
