@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from grade_check import exercise_cells, fill  # noqa: E402
 
-NOTEBOOKS = {f"lesson{p.name[:2]}": p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+NOTEBOOKS = {f"lesson{p.name[:2]}": p
+             for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
 
 
 def _imports_of_setup(notebook: nbformat.NotebookNode) -> str:
