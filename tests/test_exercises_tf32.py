@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
-from course_utils.exercises import lesson01, lesson02, lesson03, lesson06
+from course_utils.exercises import CheckFailed, lesson01, lesson02, lesson06
+from course_utils.exercises.decoder_checks import check_logits_decoder
 
 
 def tf32(values: object) -> np.ndarray:
@@ -72,7 +73,7 @@ def test_lesson01_q3_still_rejects_wrong_answers_computed_in_tf32():
         lambda p, c: _distances_by_product(p, c, tf32_matmul) * 1.1).passed
 
 
-# --- lesson 02, q4: the ELBO's gap as a KL between full Gaussians -----------------------
+# --- lesson 02, q5: the ELBO's gap as a KL between full Gaussians -----------------------
 
 def _kl_by_products(mean_q, cov_q, mean_p, cov_p):
     """KL( N(mean_q, cov_q) || N(mean_p, cov_p) ) per row, in float32 with TF32 products."""
@@ -98,14 +99,14 @@ def _gap_by_products(*, reverse=False, log_var_scale=1.0):
     return gap
 
 
-def test_lesson02_q4_accepts_the_gap_computed_with_tf32_products():
-    result = lesson02.q4.check(_gap_by_products())
+def test_lesson02_q5_accepts_the_gap_computed_with_tf32_products():
+    result = lesson02.q5.check(_gap_by_products())
     assert result.passed, result
 
 
-def test_lesson02_q4_still_rejects_wrong_answers_computed_in_tf32():
-    assert "other direction" in lesson02.q4.check(_gap_by_products(reverse=True)).message
-    assert "standard" in lesson02.q4.check(_gap_by_products(log_var_scale=0.5)).message
+def test_lesson02_q5_still_rejects_wrong_answers_computed_in_tf32():
+    assert "other direction" in lesson02.q5.check(_gap_by_products(reverse=True)).message
+    assert "standard" in lesson02.q5.check(_gap_by_products(log_var_scale=0.5)).message
 
 
 # --- lesson 06, q3: explained variance from a float32 covariance -------------------------
@@ -134,7 +135,7 @@ def test_lesson06_q3_still_rejects_wrong_answers_computed_in_tf32():
         lambda c: _ratios_by_covariance(c, descending=False)).message
 
 
-# --- lesson 03, q2: a decoder whose layers multiply in TF32 ------------------------------
+# --- the shared decoder checks (lessons 03 and 04): layers that multiply in TF32 -----
 
 def _tf32_tensor(x):
     import tensorflow as tf
@@ -166,9 +167,9 @@ def test_the_tf32_layer_rounds():
     np.testing.assert_array_equal(ops.convert_to_numpy(_tf32_tensor(x)), tf32(x))
 
 
-def test_lesson03_q2_accepts_a_tf32_decoder_and_rejects_a_linear_one():
+def test_decoder_checks_accept_a_tf32_decoder_and_reject_a_linear_one():
     keras.utils.set_random_seed(0)
-    result = lesson03.q2.check(_tf32_decoder("relu"))
-    assert result.passed, result
+    check_logits_decoder(_tf32_decoder("relu")(2), 2)
     # Without activations the decoder is affine; TF32 rounding must not hide that.
-    assert "linear (affine)" in lesson03.q2.check(_tf32_decoder(None)).message
+    with pytest.raises(CheckFailed, match=r"linear \(affine\)"):
+        check_logits_decoder(_tf32_decoder(None)(2), 2)
