@@ -350,6 +350,40 @@ return variances / variances.sum()
                        "functools.partial(ex.explained_variance_ratio)"),
             )),
     },
+    "lesson07": {
+        "q1": Question(
+            mistake=_body("return epoch / warmup_epochs"),
+            phrase="not keep growing",
+            shortcuts=(
+                _body("""
+from course_utils.kl_schedules import linear_warmup
+return linear_warmup(epoch, warmup_epochs)
+"""),
+                _after("my_warmup_weight = ex.warmup_weight"),
+            )),
+        "q2": Question(
+            mistake=_body("""
+mean = np.asarray(z_mean, dtype=np.float64)
+log_var = np.asarray(z_log_var, dtype=np.float64)
+return float(np.sum(np.mean(0.5 * (mean**2 + np.exp(log_var) - 1 - log_var), axis=0)))
+"""),
+            phrase="the floor is missing",
+            shortcuts=(
+                _body("""
+term, _ = free_bits_kl(z_mean, z_log_var, free_bits)
+return float(term)
+"""),
+                _after("my_free_bits_kl = ex.q2.reference"),
+            )),
+        "q3": Question(
+            mistake=_body("return int(np.sum(np.std(np.asarray(z_mean), axis=0) > threshold))"),
+            phrase="VARIANCE",
+            shortcuts=(
+                _body("return active_units(z_mean, threshold)"),
+                _after("import functools\n\n"
+                       "my_active_units = functools.partial(ex.count_active_units)"),
+            )),
+    },
     "lesson08": {
         "q1": Question(
             mistake=_body("""
