@@ -125,7 +125,8 @@ def test_every_course_lesson_states_its_objectives():
         assert objectives.lead == "By the end you can", path.name
         assert len(objectives.items) >= 3, path.name
         assert all(item and "\n" not in item for item in objectives.items), path.name
-        assert re.match(r"Lesson \d\d: ", site.lesson_title(notebook)), path.name
+        title = site.lesson_title(notebook)
+        assert re.match(r"(Lesson|Appendix to lesson) \d\d: ", title), path.name
 
 
 def test_lesson_title_is_the_first_level_one_heading():

@@ -333,3 +333,17 @@ def test_prediction_of_a_number_holds_within_its_relative_tolerance():
 def test_prediction_rejects_a_malformed_definition(kwargs, error):
     with pytest.raises(error):
         Prediction("P", **kwargs)
+
+
+def test_a_wrong_answers_library_warnings_do_not_reach_the_notebook():
+    import warnings
+
+    def checker(answer):
+        warnings.warn("Gradients do not exist for variables", UserWarning)
+        answer()
+
+    exercise = Exercise("E", checker, lambda: None, hints=("h",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = exercise.check(lambda: 1 / 0)
+    assert result.status == "incorrect" and not caught

@@ -55,7 +55,7 @@ def test_student_version_outputs_are_what_the_check_prints_for_a_stub():
     assert student.cells[2].outputs[0]["data"]["text/html"] == printed._repr_html_()
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")),
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
                          ids=lambda p: p.name)
 def test_every_lesson_has_exercises_with_solutions_to_strip(path):
     notebook = nbformat.read(path, as_version=4)
@@ -129,7 +129,7 @@ def test_graded_switch_at_the_end_of_an_import_only_cell_and_missing_exercises()
         insert_graded_switch(_setup_cell("import numpy as np"))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")),
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
                          ids=lambda p: p.name)
 def test_every_student_version_and_nbgrader_source_is_a_graded_copy(path):
     student = student_version(nbformat.read(path, as_version=4))

@@ -13,10 +13,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+APPENDICES = sorted((ROOT / "notebooks").glob("[0-9][0-9][a-z]_*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
 MAKE_EXTRAS = "[cpu,jupyter,test]"
+
+sys.path.insert(0, str(ROOT / "tools"))
+from lesson_words import LIMIT as WORD_LIMIT  # noqa: E402
+from lesson_words import notebook_words  # noqa: E402
 
 
 def _project() -> dict:
@@ -86,7 +91,7 @@ def test_importing_course_utils_without_tensorflow_says_how_to_install_it():
     assert "TensorFlow" in result.stdout and "pip install" in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + APPENDICES, ids=lambda p: p.name)
 def test_notebook_keeps_only_checked_text_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
@@ -113,6 +118,25 @@ def test_notebook_has_the_lesson_skeleton(path):
     assert "current_mode()" in "\n".join(c.source for c in notebook.cells)
 
 
+@pytest.mark.parametrize("path", APPENDICES, ids=lambda p: p.name)
+def test_appendix_follows_its_lesson_and_has_the_skeleton(path):
+    notebook = nbformat.read(path, as_version=4)
+    match = re.match(r"# Appendix to lesson (\d\d): ", notebook.cells[0].source)
+    assert match and match.group(1) == path.name[:2], notebook.cells[0].source[:80]
+    assert any(lesson.name[:2] == path.name[:2] for lesson in NOTEBOOKS)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    for heading in ("## Setup", "## Summary"):
+        assert heading in markdown, f"{path.name} lacks {heading}"
+    assert "current_mode()" in "\n".join(c.source for c in notebook.cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + APPENDICES, ids=lambda p: p.name)
+def test_notebook_prose_is_at_most_3000_words(path):
+    words = notebook_words(path)
+    assert words <= WORD_LIMIT, (f"{path.name} has {words:,} words of prose "
+                                 f"(tools/lesson_words.py); the limit is {WORD_LIMIT:,}")
+
+
 def test_notebooks_are_numbered_in_order():
     numbers = [int(path.name[:2]) for path in NOTEBOOKS]
     assert numbers == list(range(1, len(numbers) + 1))
@@ -134,3 +158,12 @@ def test_course_utils_does_not_show_or_print():
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             assert name not in ("print", "show"), f"{path.name}:{node.lineno} calls {name}()"
+
+
+def test_prose_words_count_maths_but_not_code_badges_or_tags():
+    from lesson_words import prose_words
+
+    text = ("[![Open In Colab](https://x/badge.svg)](https://colab/x) A  short\n"
+            "sentence with $x^2 + 1$ maths <b>bold</b>.\n```python\nprint(1)\n```\n")
+    # "A", "short", "sentence", "with", "$x^2", "+", "1$", "maths", "bold", "." is kept
+    assert prose_words(text) == 10

@@ -46,6 +46,7 @@ import re
 import sys
 import textwrap
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -531,7 +532,11 @@ class Exercise:
 
     def _run_checker(self, answer: Any) -> CheckResult:
         try:
-            self._checker(answer)
+            # A wrong answer's library warnings (e.g. Keras' "Gradients do not exist")
+            # would only repeat, less clearly, what the checker's advice says.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._checker(answer)
         except NotImplementedError:
             return CheckResult(self.title, "not_attempted", NOT_IMPLEMENTED_MESSAGE)
         except CheckFailed as failure:
