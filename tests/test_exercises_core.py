@@ -339,7 +339,7 @@ def test_a_wrong_answers_library_warnings_do_not_reach_the_notebook():
     import warnings
 
     def checker(answer):
-        warnings.warn("Gradients do not exist for variables", UserWarning)
+        warnings.warn("Gradients do not exist for variables", UserWarning, stacklevel=2)
         answer()
 
     exercise = Exercise("E", checker, lambda: None, hints=("h",))
