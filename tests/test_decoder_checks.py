@@ -105,7 +105,8 @@ def test_wrong_shapes_and_non_models_are_refused():
     _refused(keras.Model(z, layers.Dense(784)(layers.Dense(32, activation="relu")(z))), 2,
              "(None, 28, 28, 1)")
     _refused("a decoder", 2, "return the keras.Model")
-    two_inputs = keras.Model([z, keras.Input(shape=(2,))], build_dense_decoder(2)(z))
+    w = keras.Input(shape=(2,))
+    two_inputs = keras.Model([z, w], build_dense_decoder(2)(layers.Add()([z, w])))
     _refused(two_inputs, 2, "input has shape")
 
 
