@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int
-from course_utils.likelihoods import bounds_by_k, log_importance_weights
+from course_utils.likelihoods import bounds_by_k, log_importance_weights, scoring_nll
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -97,12 +97,20 @@ def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarra
 
 
 def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
-                      k: int, *, seed: int = 0, chunk_rows: int = 8192) -> np.ndarray:
+                      k: int, *, seed: int = 0, chunk_rows: int = 8192,
+                      sigma: float | None = None,
+                      widths: Sequence[float] = (1.0,)) -> np.ndarray:
     """Log importance weights ``log p(x|z) + log p(z) - log q(z)`` under a given ``q``.
 
     Like :func:`course_utils.likelihoods.log_importance_weights`, but the proposal is
     ``q = N(q_mean, diag(exp(q_log_var)))`` given by the caller (for instance the
     per-image optimum of :func:`optimise_q`) instead of the encoder's output.
+
+    With several ``widths`` the proposal is the equal mixture of
+    ``N(q_mean, width**2 diag(exp(q_log_var)))`` over the widths (a *defensive*
+    mixture: a wide component keeps the weights bounded where ``q`` is too narrow).
+    Each draw picks its component at random, so every block of weights is an unbiased
+    estimate of ``p(x)`` and :func:`~course_utils.likelihoods.bounds_by_k` applies.
 
     Parameters
     ----------
@@ -116,19 +124,31 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
         Seed of the NumPy generator for the noise.
     chunk_rows : int
         At most this many decoder rows per call; the result does not depend on it.
+    sigma : float or None
+        None: the VAE's own likelihood. A positive number: score with the Gaussian
+        ``N(x; sigmoid(logits), sigma**2 I)``, as
+        :func:`~course_utils.likelihoods.log_importance_weights` does.
+    widths : sequence of float
+        Positive factors on ``q``'s standard deviations, one mixture component each;
+        the default ``(1.0,)`` is ``q`` itself.
 
     Returns
     -------
     numpy.ndarray, shape (n, k)
-        In nats, float64. Their row means estimate the ELBO of ``q``.
+        In nats, float64. With ``widths=(1.0,)`` their row means estimate the ELBO of
+        ``q``.
     """
     _check_vae(vae)
     k = check_positive_int(k, "k")
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
+    scales = _widths(widths)
     x = vae._as_images(images, "images")
     mean, log_var = _q_arrays(vae, len(x), q_mean, q_log_var)
     rng = np.random.default_rng(check_positive_int(seed, "seed", minimum=0))
     eps = rng.standard_normal((len(x), k, vae.latent_dim))
+    if len(scales) > 1:  # one component per draw; the default keeps the plain noise
+        eps = eps * scales[rng.integers(len(scales), size=(len(x), k))][..., None]
     z = mean[:, None, :] + np.exp(0.5 * log_var)[:, None, :] * eps     # (n, k, K)
     flat_z = z.reshape(-1, vae.latent_dim).astype(np.float32)
     flat_x = np.repeat(x, k, axis=0)
@@ -136,20 +156,48 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     for start in range(0, len(flat_z), chunk_rows):
         rows = slice(start, start + chunk_rows)
         logits = vae.decoder(flat_z[rows], training=False)
-        nll[rows] = np.asarray(vae.reconstruction_nll(flat_x[rows], logits), dtype=np.float64)
+        nll[rows] = np.asarray(scoring_nll(vae, flat_x[rows], logits, log_sigma=log_sigma),
+                               dtype=np.float64)
     log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)
-    log_q = -0.5 * np.sum(eps**2 + log_var[:, None, :] + _LOG_2PI, axis=-1)
+    # log q of the mixture: log of the mean over components of N(eps; 0, width**2 I).
+    dims = vae.latent_dim
+    log_components = np.stack([-0.5 * np.sum((eps / c) ** 2, axis=-1) - dims * math.log(c)
+                               for c in scales])
+    log_q = (log_mean_exp(log_components, axis=0)
+             - 0.5 * np.sum(log_var + _LOG_2PI, axis=-1)[:, None])
     return -nll.reshape(len(x), k) + log_prior - log_q
 
 
+def _positive(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 < value < math.inf:
+        raise ValueError(f"expected {name} to be a positive finite number, got {value!r}, "
+                         f"fix: pass e.g. 0.2.")
+    return float(value)
+
+
+def _widths(widths: object) -> np.ndarray:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"expected widths to be a sequence of positive numbers, got "
+                        f"{type(widths).__name__}, fix: pass e.g. (1.0, 2.0).")
+    scales = [_positive(w, "every width") for w in widths]
+    if not scales:
+        raise ValueError("expected at least one width, got an empty sequence, fix: pass "
+                         "e.g. (1.0,).")
+    return np.asarray(scales, dtype=np.float64)
+
+
 def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
-               learning_rate: float = 0.02, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               learning_rate: float = 0.02, seed: int = 0,
+               sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best diagonal Gaussian ``q`` of each image, by gradient ascent on its ELBO.
 
     Starts from the encoder's ``(mean, log_var)`` and runs Adam on them, image by image
     (the images share nothing), maximising a Monte Carlo ELBO with ``samples``
     reparameterised draws per step (fresh noise each step) and the closed-form KL.
-    The decoder is not changed.
+    The decoder is not changed. With ``sigma`` the ELBO is the one under the Gaussian
+    ``N(x; sigmoid(logits), sigma**2 I)``, so ``q`` fits the posterior of that
+    likelihood (a proposal for :func:`log_weights_for_q` with the same ``sigma``).
 
     Parameters
     ----------
@@ -163,6 +211,8 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
         Adam's step size.
     seed : int
         Seed of the noise.
+    sigma : float or None
+        None: the VAE's own likelihood; a positive number: the Gaussian above.
 
     Returns
     -------
@@ -178,6 +228,7 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
     if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
         raise ValueError(f"expected a positive learning_rate, got {learning_rate!r}, fix: "
                          f"pass e.g. 0.02.")
+    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
     x = vae._as_images(images, "images")
     start_mean, start_log_var = vae.encode(x)
     mean = tf.Variable(np.asarray(start_mean, np.float32))
@@ -193,7 +244,8 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
         with tf.GradientTape() as tape:
             z = mean[:, None, :] + tf.exp(0.5 * log_var)[:, None, :] * eps
             logits = vae.decoder(tf.reshape(z, (n * samples, latent)), training=False)
-            nll = tf.reduce_mean(tf.reshape(vae.reconstruction_nll(x_rep, logits),
+            nll = tf.reduce_mean(tf.reshape(scoring_nll(vae, x_rep, logits,
+                                                        log_sigma=log_sigma),
                                             (n, samples)), axis=1)
             kl = 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var,
                                      axis=1)

@@ -44,6 +44,7 @@ __all__ = [
     "importance_weighted_bound",
     "log_importance_weights",
     "bounds_by_k",
+    "scoring_nll",
 ]
 
 _REDUCTIONS = ("sum", "mean")
@@ -248,6 +249,35 @@ def continuous_bernoulli_log_norm(logits: ArrayLike) -> np.ndarray:
 
 # --------------------------------------------------------------- the IWAE lower bound
 
+def scoring_nll(vae: keras.Model, images: object, logits: object, *,
+                log_sigma: float | None = None) -> object:
+    """``-log p(x|z)`` per image, under the VAE's own likelihood or one common Gaussian.
+
+    The one place where the importance-weighted bounds of this module and of
+    :mod:`course_utils.inference_gaps` turn decoder logits into a log-likelihood.
+    Backend ops only, so it also runs inside ``tf.function``.
+
+    Parameters
+    ----------
+    vae : course_utils.vae.VAE
+    images : array or tensor, shape (n, 28, 28, 1)
+        Pixels in [0, 1] (already checked by the caller).
+    logits : array or tensor, shape (n, 28, 28, 1)
+        The decoder's output for one code per image.
+    log_sigma : float or None
+        None: the VAE's own likelihood (``vae.reconstruction_nll``, full density summed
+        over pixels). A number: ``N(x; sigmoid(logits), exp(log_sigma)**2 I)``.
+
+    Returns
+    -------
+    tensor, shape (n,)
+        In nats.
+    """
+    if log_sigma is None:
+        return vae.reconstruction_nll(images, logits)
+    return gaussian_nll(images, ops.sigmoid(logits), log_sigma)
+
+
 def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
                            sigma: float | None = None, seed: int = 0,
                            chunk_rows: int = 8192) -> np.ndarray:
@@ -313,10 +343,7 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
             logits = vae.decoder(z[rows].reshape(m * n, -1).astype(np.float32),
                                  training=False)
             x_rep = np.broadcast_to(x, (m,) + x.shape).reshape((m * n,) + x.shape[1:])
-            if log_sigma is None:
-                nll = vae.reconstruction_nll(x_rep, logits)
-            else:
-                nll = gaussian_nll(x_rep, ops.sigmoid(logits), log_sigma)
+            nll = scoring_nll(vae, x_rep, logits, log_sigma=log_sigma)
             log_w[rows] = -np.asarray(ops.convert_to_numpy(nll),
                                       dtype=np.float64).reshape(m, n)
         log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)

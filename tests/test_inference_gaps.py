@@ -74,6 +74,63 @@ def test_optimise_q_raises_the_elbo_of_every_image(small_vae, images):
     assert np.all(better.mean(axis=1) > start.mean(axis=1))
 
 
+def test_log_weights_for_q_under_a_common_gaussian_match_the_course_helper(small_vae,
+                                                                            images):
+    mean, log_var = small_vae.encode(images)
+    mine = log_weights_for_q(small_vae, images, mean, log_var, 4000, seed=1, sigma=0.3)
+    theirs = log_importance_weights(small_vae, images, 4000, seed=2, sigma=0.3)
+    error = np.hypot(mine.std(axis=1), theirs.std(axis=1)) / math.sqrt(4000)
+    assert np.all(np.abs(mine.mean(axis=1) - theirs.mean(axis=1)) < 4 * error)
+    # a different density: the Gaussian score is not the model's Bernoulli one
+    own = log_weights_for_q(small_vae, images, mean, log_var, 4000, seed=1)
+    assert np.all(np.abs(own.mean(axis=1) - mine.mean(axis=1)) > 10)
+
+
+def _log_mean_and_error(log_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log of the mean weight per row, and its delta-method standard error."""
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    return (np.log(w.mean(axis=1)) + log_w.max(axis=1),
+            w.std(axis=1) / (w.mean(axis=1) * math.sqrt(log_w.shape[1])))
+
+
+def test_a_defensive_mixture_proposal_estimates_the_same_evidence(small_vae, images):
+    # Every proposal gives unbiased weights for the same p(x): the mean weight under
+    # the mixture of widths 1 and 2 agrees with the one under q itself. A wrong mixture
+    # density (say, without the width's normalising factor) is off by nats.
+    mean, log_var = small_vae.encode(images)
+    plain = log_weights_for_q(small_vae, images, mean, log_var, 20000, seed=5, sigma=1.0)
+    mixed = log_weights_for_q(small_vae, images, mean, log_var, 20000, seed=6, sigma=1.0,
+                              widths=(1.0, 2.0))
+    (a, a_error), (b, b_error) = _log_mean_and_error(plain), _log_mean_and_error(mixed)
+    assert np.all(np.abs(a - b) < 4 * np.hypot(a_error, b_error) + 1e-3)
+    # the widths change the draws, the default keeps lesson 08's noise as it was
+    same = log_weights_for_q(small_vae, images, mean, log_var, 50, seed=3, widths=(1.0,))
+    np.testing.assert_array_equal(
+        same, log_weights_for_q(small_vae, images, mean, log_var, 50, seed=3))
+
+
+def test_log_weights_for_q_rejects_bad_widths_and_sigma(small_vae, images):
+    mean, log_var = small_vae.encode(images)
+    with pytest.raises(ValueError, match="width"):
+        log_weights_for_q(small_vae, images, mean, log_var, 5, widths=())
+    with pytest.raises(ValueError, match="width"):
+        log_weights_for_q(small_vae, images, mean, log_var, 5, widths=(1.0, 0.0))
+    with pytest.raises(TypeError, match="widths"):
+        log_weights_for_q(small_vae, images, mean, log_var, 5, widths=2.0)
+    with pytest.raises(ValueError, match="sigma"):
+        log_weights_for_q(small_vae, images, mean, log_var, 5, sigma=-0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        optimise_q(small_vae, images, steps=1, sigma=0.0)
+
+
+def test_optimise_q_under_a_common_gaussian_raises_that_elbo(small_vae, images):
+    encoder_q = small_vae.encode(images)
+    start = log_weights_for_q(small_vae, images, *encoder_q, 4000, seed=4, sigma=0.3)
+    mean, log_var = optimise_q(small_vae, images, steps=150, samples=8, seed=0, sigma=0.3)
+    better = log_weights_for_q(small_vae, images, mean, log_var, 4000, seed=4, sigma=0.3)
+    assert np.all(better.mean(axis=1) > start.mean(axis=1))
+
+
 def test_converged_k_rule():
     ks = (1, 2, 4, 8, 16)
     assert converged_k(ks, [-10.0, -9.0, -8.95, -8.9, -8.88], tolerance=0.1) == 4
