@@ -160,10 +160,12 @@ def test_course_utils_does_not_show_or_print():
             assert name not in ("print", "show"), f"{path.name}:{node.lineno} calls {name}()"
 
 
-def test_prose_words_count_maths_but_not_code_badges_or_tags():
+def test_prose_words_count_every_whitespace_separated_piece():
     from lesson_words import prose_words
 
     text = ("[![Open In Colab](https://x/badge.svg)](https://colab/x) A  short\n"
             "sentence with $x^2 + 1$ maths <b>bold</b>.\n```python\nprint(1)\n```\n")
-    # "A", "short", "sentence", "with", "$x^2", "+", "1$", "maths", "bold", "." is kept
-    assert prose_words(text) == 10
+    # the badge is 3 pieces ("[![Open", "In", "Colab](...)"), then "A", "short",
+    # "sentence", "with", "$x^2", "+", "1$", "maths", "<b>bold</b>.", "```python",
+    # "print(1)", "```"
+    assert prose_words(text) == 15
