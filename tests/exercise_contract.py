@@ -140,3 +140,27 @@ def assert_graded_contract(question) -> None:
         # The locked nbgrader test cells force graded mode whatever the notebook set.
         assert question.check(question.reference, graded=True).status == "refused"
         assert question.check(question.reference).passed
+
+
+def contract_tests(questions) -> tuple:
+    """The two contract tests of a lesson's questions, to assign at module level::
+
+        test_exercise_contract, test_graded_copies_refuse_every_shortcut = \
+            contract_tests(QUESTIONS)
+
+    Each is parametrised over ``questions``, with ids such as "Exercise 2.1".
+    """
+    import pytest
+
+    parametrize = pytest.mark.parametrize("question", list(questions),
+                                          ids=lambda q: q.title.split(":")[0])
+
+    @parametrize
+    def test_exercise_contract(question):
+        assert_exercise_contract(question)
+
+    @parametrize
+    def test_graded_copies_refuse_every_shortcut(question):
+        assert_graded_contract(question)
+
+    return test_exercise_contract, test_graded_copies_refuse_every_shortcut

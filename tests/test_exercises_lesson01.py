@@ -1,19 +1,11 @@
 import numpy as np
-import pytest
-from exercise_contract import assert_exercise_contract, assert_graded_contract
+from exercise_contract import contract_tests
 
 from course_utils.exercises import ____
 from course_utils.exercises import lesson01 as ex
 
-
-@pytest.mark.parametrize("question", [ex.q1, ex.q2, ex.q3], ids=["q1", "q2", "q3"])
-def test_exercise_contract(question):
-    assert_exercise_contract(question)
-
-
-@pytest.mark.parametrize("question", [ex.q1, ex.q2, ex.q3], ids=["q1", "q2", "q3"])
-def test_graded_copies_refuse_every_shortcut(question):
-    assert_graded_contract(question)
+QUESTIONS = (ex.q1, ex.q2, ex.q3)
+test_exercise_contract, test_graded_copies_refuse_every_shortcut = contract_tests(QUESTIONS)
 
 
 # --- 1.1 ---------------------------------------------------------------------------------

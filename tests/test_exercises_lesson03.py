@@ -13,7 +13,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
+from exercise_contract import (
+    assert_incorrect,
+    contract_tests,
+)
 from keras import ops
 
 from course_utils.exercises import lesson03 as ex
@@ -30,14 +33,7 @@ _assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 
 # --------------------------------------------------------------------- every question
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_exercise_contract(question):
-    assert_exercise_contract(question)
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_graded_copies_refuse_every_shortcut(question):
-    assert_graded_contract(question)
+test_exercise_contract, test_graded_copies_refuse_every_shortcut = contract_tests(QUESTIONS)
 
 
 # --------------------------------------------------------------------- 3.1 sampling

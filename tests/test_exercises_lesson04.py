@@ -3,7 +3,10 @@
 import keras
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
+from exercise_contract import (
+    assert_incorrect,
+    contract_tests,
+)
 from keras import layers
 
 from course_utils.exercises import lesson04 as ex
@@ -12,14 +15,7 @@ from course_utils.losses import bernoulli_nll_from_logits, negative_elbo
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:13])
-def test_exercise_contract(question):
-    assert_exercise_contract(question)
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:13])
-def test_graded_copies_refuse_every_shortcut(question):
-    assert_graded_contract(question)
+test_exercise_contract, test_graded_copies_refuse_every_shortcut = contract_tests(QUESTIONS)
 
 
 _failed = assert_incorrect

@@ -12,7 +12,10 @@ from functools import partial
 
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
+from exercise_contract import (
+    assert_incorrect,
+    contract_tests,
+)
 
 from course_utils.exercises import lesson05 as ex
 from course_utils.likelihoods import bernoulli_entropy_floor
@@ -26,14 +29,7 @@ _assert_incorrect = partial(assert_incorrect, forbidden=SOLUTION_SNIPPETS)
 
 # --------------------------------------------------------------------- every question
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_exercise_contract(question):
-    assert_exercise_contract(question)
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title.split(":")[0])
-def test_graded_copies_refuse_every_shortcut(question):
-    assert_graded_contract(question)
+test_exercise_contract, test_graded_copies_refuse_every_shortcut = contract_tests(QUESTIONS)
 
 
 # --- 5.1 the Gaussian NLL ----------------------------------------------------------------

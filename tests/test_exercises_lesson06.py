@@ -2,7 +2,10 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from exercise_contract import assert_exercise_contract, assert_graded_contract, assert_incorrect
+from exercise_contract import (
+    assert_incorrect,
+    contract_tests,
+)
 
 from course_utils.exercises import ____
 from course_utils.exercises import lesson06 as ex
@@ -12,14 +15,7 @@ from course_utils.latent_space import pca_2d
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:12])
-def test_exercise_contract(question):
-    assert_exercise_contract(question)
-
-
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.title[:12])
-def test_graded_copies_refuse_every_shortcut(question):
-    assert_graded_contract(question)
+test_exercise_contract, test_graded_copies_refuse_every_shortcut = contract_tests(QUESTIONS)
 
 
 # --- prediction 6.1 --------------------------------------------------------------------
