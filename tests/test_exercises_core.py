@@ -347,3 +347,15 @@ def test_a_wrong_answers_library_warnings_do_not_reach_the_notebook():
         warnings.simplefilter("always")
         result = exercise.check(lambda: 1 / 0)
     assert result.status == "incorrect" and not caught
+
+
+def test_as_numbers_converts_lists_and_tensors_and_advises_on_anything_else():
+    import tensorflow as tf
+
+    from course_utils.exercises.core import CheckFailed, as_numbers
+
+    np.testing.assert_array_equal(as_numbers([1, 2], "two numbers"), [1.0, 2.0])
+    converted = as_numbers(tf.Variable([[0.5]]), "one number")
+    assert converted.dtype == np.float64 and converted.shape == (1, 1)
+    with pytest.raises(CheckFailed, match="returned dict, not numbers: return one per image"):
+        as_numbers({"a": 1}, "one per image")

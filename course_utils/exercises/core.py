@@ -52,7 +52,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "Prediction", "expect",
+__all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "Prediction",
+           "as_numbers", "expect",
            "is_graded", "set_graded", "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE",
            "NO_SOLUTION_MESSAGE"]
 
@@ -83,6 +84,36 @@ def expect(condition: bool, advice: str) -> None:
     """Raise :class:`CheckFailed` with ``advice`` unless ``condition`` holds."""
     if not condition:
         raise CheckFailed(advice)
+
+
+def as_numbers(value: object, what: str) -> np.ndarray:
+    """A learner's result as a float64 NumPy array, or :class:`CheckFailed` advice.
+
+    Eager tensors and variables are converted; a symbolic tensor (inside
+    ``tf.function``) raises as NumPy does, for the caller's compiled check to report.
+
+    Parameters
+    ----------
+    value : object
+        What the learner's function returned.
+    what : str
+        What it should return, for the advice, e.g. "one number per image".
+
+    Returns
+    -------
+    numpy.ndarray
+        ``value`` as float64, any shape.
+    """
+    if hasattr(value, "numpy"):
+        try:
+            value = value.numpy()
+        except Exception:  # a symbolic tensor: reported by the caller's compiled check
+            pass
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
+                          f"return {what}.") from None
 
 
 @dataclass(frozen=True)

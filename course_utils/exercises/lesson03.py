@@ -27,7 +27,7 @@ from keras import layers, ops
 
 from course_utils import layers as course_layers
 from course_utils import likelihoods, losses, vae
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
 
 __all__ = ["q1", "q2", "q3", "q4", "p1", "sample", "vae_loss", "train_step", "implied_kl_weight",
            "LOSS_NAMES"]
@@ -116,19 +116,6 @@ def train_step(encoder, decoder, optimizer, x, sample, loss):
 
 # ========================================================================== helpers
 
-def _numbers(value: object, what: str) -> np.ndarray:
-    """The learner's result as a float64 array, or advice if it is not numeric."""
-    if isinstance(value, (tf.Tensor, tf.Variable)) or hasattr(value, "numpy"):
-        try:
-            value = ops.convert_to_numpy(value)
-        except Exception:  # a symbolic tensor: reported by the caller's compiled check
-            pass
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
-                          f"return {what}.") from None
-
 
 def _close(a: object, b: object, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
     return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
@@ -176,7 +163,7 @@ def _sample_inputs(n: int, means: np.ndarray, stds: np.ndarray) -> tuple[tf.Tens
 
 
 def _samples(answer: Callable, z_mean: tf.Tensor, z_log_var: tf.Tensor) -> np.ndarray:
-    got = _numbers(answer(z_mean, z_log_var), "a tensor z of shape (batch, latent_dim)")
+    got = as_numbers(answer(z_mean, z_log_var), "a tensor z of shape (batch, latent_dim)")
     expect(got.shape == tuple(z_mean.shape),
            f"Your function returns shape {got.shape}; z has one row per image and one "
            f"column per latent dimension, shape {tuple(z_mean.shape)}, like z_mean.")
@@ -258,7 +245,7 @@ def _check_sample_gradients(answer: Callable) -> None:
     expect(grad_log_var is not None and bool(np.any(np.abs(grad_log_var.numpy()) > 1e-6)),
            "No gradient reaches z_log_var: the encoder could never learn its variances. "
            f"Perhaps {_NUMPY_GRADIENT} through the standard deviation.")
-    z_values = _numbers(z, "z")
+    z_values = as_numbers(z, "z")
     want = weights.numpy() * 0.5 * (z_values - mean.numpy())
     expect(_close(grad_log_var, want, rtol=1e-3, atol=1e-4),
            "The gradient of z with respect to z_log_var is not what the standard deviation "
@@ -279,7 +266,7 @@ def _check_sample(answer: Callable) -> None:
     small_mean, small_log_var = _sample_inputs(64, _MEANS, _STDS)
     compiled = _compiled(answer)
     try:
-        once, again = (_numbers(compiled(small_mean, small_log_var), "z") for _ in range(2))
+        once, again = (as_numbers(compiled(small_mean, small_log_var), "z") for _ in range(2))
     except (NotImplementedError, CheckFailed):
         raise
     except Exception as error:
@@ -359,7 +346,7 @@ def _loss_terms(answer: Callable, inputs: tuple[np.ndarray, ...]) -> dict[str, f
                         f"{list(LOSS_NAMES)}.")
     terms = {}
     for name in LOSS_NAMES:
-        value = _numbers(got[name], "one number")
+        value = as_numbers(got[name], "one number")
         expect(value.shape != (batch,),
                f"Your {name!r} has one number per image, shape ({batch},). Each logged "
                "term is one number for the batch: average the images.")
@@ -677,7 +664,7 @@ def _check_train_step(answer: Callable) -> None:
     expect(isinstance(result, Mapping) and all(name in result for name in LOSS_NAMES),
            "Your step updates the weights correctly; now return what the loss function "
            f"returned (the dictionary with {list(LOSS_NAMES)}), so the loop can log it.")
-    returned = {name: float(_numbers(result[name], "one number").reshape(()))
+    returned = {name: float(as_numbers(result[name], "one number").reshape(()))
                 for name in LOSS_NAMES}
     expect(all(_close(returned[n], terms_before[n], rtol=1e-4) for n in LOSS_NAMES),
            "Your step returns loss values that differ from the batch's loss before the "
@@ -774,7 +761,7 @@ def _check_implied_kl_weight(answer: Callable) -> None:
            "Pass your function itself, e.g. ex.q4.check(my_implied_kl_weight).")
     results = []
     for n_pixels, weight in _WEIGHT_CASES:
-        got = _numbers(answer(n_pixels, weight), "one number")
+        got = as_numbers(answer(n_pixels, weight), "one number")
         expect(got.size == 1, f"Return one number; got an array of shape {got.shape}.")
         results.append(float(got.reshape(())))
     def agrees(function: Callable[[int, float], float]) -> bool:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from course_utils import likelihoods, losses, vae
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
 
 __all__ = [
     "p1",
@@ -35,14 +35,6 @@ __all__ = [
 # Loose enough for float32 answers, far tighter than any mistake the checkers look for.
 _RTOL = 1e-5
 
-
-def _numbers(value: object, what: str) -> np.ndarray:
-    """The learner's result as a float64 array, or advice if it is not numeric."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
-                          f"return {what}.") from None
 
 
 def _close(got: object, want: object) -> bool:
@@ -72,7 +64,7 @@ def _check_gaussian_nll(answer) -> None:
     for sigma in (0.3, 2.0, 0.01):
         want = gaussian_nll(x, mean, sigma)
         with np.errstate(all="ignore"):
-            got = _numbers(answer(x, mean, sigma), "one number per image")
+            got = as_numbers(answer(x, mean, sigma), "one number per image")
         expect(got.shape == want.shape,
                f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
                "Reduce over every axis except the first (the batch).")
@@ -89,7 +81,7 @@ def _check_gaussian_nll(answer) -> None:
                "an image adds up its pixels; do not average over them.")
         # Split the answer into the part that depends on the mean and the rest.
         with np.errstate(all="ignore"):
-            at_target = _numbers(answer(x, x, sigma), "one number per image")
+            at_target = as_numbers(answer(x, x, sigma), "one number per image")
         quadratic = got - at_target
         squared_error = ((x - mean) ** 2).reshape(len(x), -1).sum(axis=1)
         ratio = float(np.median(quadratic / squared_error))
@@ -125,7 +117,7 @@ def _check_gaussian_nll(answer) -> None:
         expect(_close(got, want), "Close, but the values are not right yet.")
     small_x = rng.uniform(size=(3, 5))
     small_mean = rng.uniform(size=(3, 5))
-    expect(_close(_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
+    expect(_close(as_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
                   gaussian_nll(small_x, small_mean, 0.5)),
            "Right for 28 x 28 images but not for inputs of shape (3, 5): did you write the "
            "number of pixels as a constant instead of reading it from the input?")
@@ -165,7 +157,7 @@ def _check_iw_bound(answer) -> None:
         log_w = centre + spread * rng.standard_normal((6, k))
         want = iw_bound(log_w)
         with np.errstate(all="ignore"):
-            got = _numbers(answer(log_w.copy()), "one number per image")
+            got = as_numbers(answer(log_w.copy()), "one number per image")
         expect(got.shape == want.shape,
                f"Expected one number per image (row), shape {want.shape}, from log weights "
                f"of shape {log_w.shape}; got shape {got.shape}. Reduce along axis 1, the "
@@ -189,7 +181,7 @@ def _check_iw_bound(answer) -> None:
         expect(_close(got, want), "Not right yet: for each image, the log of the mean of "
                                   "exp(log weight) over its k samples.")
     single = rng.normal(size=(4, 1))
-    expect(_close(_numbers(answer(single), "one number per image"), single[:, 0]),
+    expect(_close(as_numbers(answer(single), "one number per image"), single[:, 0]),
            "With one weight per image (k = 1) the bound is that log weight itself; yours "
            "is not.")
 
@@ -227,7 +219,7 @@ def _check_bce_floor(answer) -> None:
     x[:, :10] = 0.0  # MNIST has many pure black and pure white pixels
     x[:, 10:14] = 1.0
     want = bce_floor(x)
-    got = _numbers(answer(x.copy()), "one number per image")
+    got = as_numbers(answer(x.copy()), "one number per image")
     expect(got.shape == want.shape,
            f"Expected one number per image, shape {want.shape}; got shape {got.shape}.")
     expect(bool(np.all(np.isfinite(got))),
@@ -235,7 +227,7 @@ def _check_bce_floor(answer) -> None:
            "1, where a log of 0 appears; the limit of p log p as p -> 0 is 0, so such a "
            "term contributes nothing.")
     with np.errstate(all="ignore"):
-        pure = _numbers(answer(np.stack([np.zeros((28, 28, 1)), np.ones((28, 28, 1))])),
+        pure = as_numbers(answer(np.stack([np.zeros((28, 28, 1)), np.ones((28, 28, 1))])),
                         "one number per image")
     expect(pure.shape != (2,) or bool(np.all(np.abs(pure) < 1e-6)),
            f"A pure black and a pure white image must have a floor of 0 (such pixels "
@@ -280,7 +272,7 @@ def _check_best_sigma(answer) -> None:
     x = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = x - 0.1 + 0.05 * rng.standard_normal(x.shape)  # biased residuals
     want = best_sigma(x, reconstructions)
-    got = _numbers(answer(x, reconstructions), "one number, sigma")
+    got = as_numbers(answer(x, reconstructions), "one number, sigma")
     expect(got.size == 1,
            f"Return a single sigma for the whole set (one number); got shape {got.shape}. "
            "The decoder shares one sigma between all pixels of all images.")

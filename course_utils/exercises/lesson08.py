@@ -17,20 +17,13 @@ import math
 import numpy as np
 
 from course_utils import inference_gaps, likelihoods
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
 from course_utils.toy_models import LinearGaussianModel
 
 __all__ = ["q1", "q2", "q3", "p1", "log_mean_exp", "amortisation_gap", "bits_per_dim"]
 
 _RTOL = 1e-6
 
-
-def _numbers(value: object, what: str) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
-                          f"return {what}.") from None
 
 
 def _close(got: object, want: object, rtol: float = _RTOL) -> bool:
@@ -55,7 +48,7 @@ def _check_log_mean_exp(answer) -> None:
     rng = np.random.default_rng(81)
     moderate = rng.normal(-3.0, 1.5, size=(4, 16))
     want = log_mean_exp(moderate)
-    got = _numbers(answer(moderate.copy()), "one number per row")
+    got = as_numbers(answer(moderate.copy()), "one number per row")
     k = moderate.shape[1]
     expect(got.shape == want.shape,
            f"Expected one bound per row (image), shape {want.shape}; got shape {got.shape}. "
@@ -79,7 +72,7 @@ def _check_log_mean_exp(answer) -> None:
         extreme = rng.normal(centre, 2.0, size=(3, 32))
         want = log_mean_exp(extreme)
         with np.errstate(all="ignore"):
-            got = _numbers(answer(extreme.copy()), "one number per row")
+            got = as_numbers(answer(extreme.copy()), "one number per row")
         expect(got.shape == want.shape, f"Expected shape {want.shape}; got {got.shape}.")
         if not bool(np.all(np.isfinite(got))):
             direction = "underflows to 0" if centre < 0 else "overflows to inf"
@@ -90,7 +83,7 @@ def _check_log_mean_exp(answer) -> None:
         expect(_close(got, want, rtol=1e-9), f"Log weights near {centre:g} give wrong "
                "values: after shifting by a constant, add the same constant back.")
     one = rng.normal(-50.0, 3.0, size=(2, 1))
-    expect(_close(_numbers(answer(one), "one number per row"), one[:, 0]),
+    expect(_close(as_numbers(answer(one), "one number per row"), one[:, 0]),
            "With k = 1 the bound is the single log weight itself.")
 
 
@@ -128,7 +121,7 @@ def _check_amortisation_gap(answer) -> None:
         points, _ = model.sample(3, seed=seed + 1)
         for x in points:
             want = amortisation_gap(model, x)
-            got = _numbers(answer(model, x.copy()), "one number, in nats")
+            got = as_numbers(answer(model, x.copy()), "one number, in nats")
             expect(got.size == 1, f"Return one number for one data point; got shape "
                    f"{got.shape}.")
             got = float(got.reshape(()))
@@ -187,7 +180,7 @@ def _check_bits_per_dim(answer) -> None:
     cases = ((0.0, 784, 256), (-2500.0, 784, 256), (-900.0, 3072, 256), (100.0, 10, 16))
     for nll, dims, levels in cases:
         want = float(bits_per_dim(nll, dims, levels))
-        got = _numbers(answer(nll, dims, levels), "one number")
+        got = as_numbers(answer(nll, dims, levels), "one number")
         expect(got.size == 1, f"Return one number for one value of nll_nats; got shape "
                f"{got.shape}.")
         got = float(got.reshape(()))
