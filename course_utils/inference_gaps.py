@@ -17,8 +17,8 @@ row for any model (:func:`likelihood_row`, :func:`likelihood_table`), and for
 anomaly scores the probability that one set scores above another
 (:func:`score_above_probability`) with a histogram (:func:`plot_score_histograms`).
 
-(The log-sum-exp helper of :mod:`course_utils.likelihoods` is private, so
-:func:`log_mean_exp` is public here.)
+:func:`log_mean_exp` lives in :mod:`course_utils.likelihoods` and is re-exported here
+for the lesson.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int
-from course_utils.likelihoods import bounds_by_k, log_importance_weights, scoring_nll
+from course_utils.likelihoods import (
+    bounds_by_k,
+    log_importance_weights,
+    log_mean_exp,
+    scoring_nll,
+)
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -48,33 +53,6 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def log_mean_exp(values: ArrayLike, axis: int = -1) -> np.ndarray:
-    """``log(mean(exp(values)))`` along ``axis``, without overflow or underflow.
-
-    Subtracting the largest value first keeps every ``exp`` in (0, 1], so log weights
-    of -1000 (whose ``exp`` is 0.0 in float64) give the right answer.
-
-    Parameters
-    ----------
-    values : array_like, shape (..., k, ...)
-        Finite numbers, e.g. log importance weights of shape (n, k).
-    axis : int
-        The axis to average over.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``values`` with ``axis`` removed, float64.
-    """
-    array = check_array(values, "values", dtype=np.float64, finite=True)
-    if array.ndim == 0 or array.shape[axis] == 0:
-        raise ValueError(f"expected at least one value along axis {axis}, got shape "
-                         f"{array.shape}, fix: pass e.g. log weights of shape (n, k).")
-    top = np.max(array, axis=axis, keepdims=True)
-    result = top + np.log(np.mean(np.exp(array - top), axis=axis, keepdims=True))
-    return np.squeeze(result, axis=axis)
 
 
 def _check_vae(vae: object) -> None:

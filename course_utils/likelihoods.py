@@ -45,6 +45,7 @@ __all__ = [
     "log_importance_weights",
     "bounds_by_k",
     "scoring_nll",
+    "log_mean_exp",
 ]
 
 _REDUCTIONS = ("sum", "mean")
@@ -352,10 +353,31 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
     return np.concatenate(weights)
 
 
-def _log_mean_exp(values: np.ndarray) -> np.ndarray:
-    """``log(mean(exp(values), axis=-1))`` without overflow."""
-    top = values.max(axis=-1, keepdims=True)
-    return (top + np.log(np.mean(np.exp(values - top), axis=-1, keepdims=True)))[..., 0]
+def log_mean_exp(values: ArrayLike, axis: int = -1) -> np.ndarray:
+    """``log(mean(exp(values)))`` along ``axis``, without overflow or underflow.
+
+    Subtracting the largest value first keeps every ``exp`` in (0, 1], so log weights
+    of -1000 (whose ``exp`` is 0.0 in float64) give the right answer.
+
+    Parameters
+    ----------
+    values : array_like, shape (..., k, ...)
+        Finite numbers, e.g. log importance weights of shape (n, k).
+    axis : int
+        The axis to average over.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` with ``axis`` removed, float64.
+    """
+    array = check_array(values, "values", dtype=np.float64, finite=True)
+    if array.ndim == 0 or array.shape[axis] == 0:
+        raise ValueError(f"expected at least one value along axis {axis}, got shape "
+                         f"{array.shape}, fix: pass e.g. log weights of shape (n, k).")
+    top = np.max(array, axis=axis, keepdims=True)
+    result = top + np.log(np.mean(np.exp(array - top), axis=axis, keepdims=True))
+    return np.squeeze(result, axis=axis)
 
 
 def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndarray]:
@@ -399,7 +421,7 @@ def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndar
             raise ValueError(f"expected every k to divide the number of weights per image "
                              f"({total}), got k={k}, fix: draw a multiple of {k} weights.")
         blocks = log_w.reshape(len(log_w), total // k, k)
-        bounds.append(_log_mean_exp(blocks).mean(axis=1))
+        bounds.append(log_mean_exp(blocks).mean(axis=1))
     bounds = np.stack(bounds)
     n = bounds.shape[1]
     errors = (bounds.std(axis=1, ddof=1) / math.sqrt(n) if n > 1
@@ -448,4 +470,4 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
     """
     log_w = log_importance_weights(vae, images, k, sigma=sigma, seed=seed,
                                    chunk_rows=chunk_rows)
-    return _log_mean_exp(log_w)
+    return log_mean_exp(log_w)

@@ -196,7 +196,7 @@ q2 = Exercise(
         "With m the largest log weight of a row: log mean exp(a_i) = m + log mean "
         "exp(a_i - m); every exponent is then at most 0 and the largest term is 1.",
     ),
-    forbidden=(likelihoods.bounds_by_k, likelihoods._log_mean_exp,
+    forbidden=(likelihoods.bounds_by_k, likelihoods.log_mean_exp,
                likelihoods.importance_weighted_bound),
 )
 
