@@ -207,6 +207,8 @@ def train_vae(
 
     The VAE is compiled with Adam at ``learning_rate`` unless it already has an
     optimizer (a reloaded model keeps its optimizer state and goes on training).
+    :meth:`~course_utils.vae.VAE.compile` sets the speed: several training steps per
+    call, and XLA for a long fit of a VAE without convolutions on a CPU.
 
     Parameters
     ----------

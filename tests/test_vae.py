@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import keras
@@ -503,3 +504,84 @@ def test_kl_weight_setter_validates_and_refuses_a_plain_elbo_vae():
     with pytest.raises(ValueError, match="kl_weight=0.5"):
         plain.kl_weight = 0.5
     assert plain.kl_weight == 1.0
+
+
+# ------------------------------------------------------------------------- speed
+
+def _seeded_history(compile_options: dict, images: np.ndarray, *, epochs: int = 2,
+                    builder=None, **fit_options) -> tuple[VAE, dict, list]:
+    """Train a fresh seeded VAE; return it, its History and its weights."""
+    from course_utils.training import set_seed
+
+    set_seed(3)
+    vae = (builder or _small_vae)()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_options)
+    history = vae.fit(images, epochs=epochs, batch_size=8, verbose=0, **fit_options)
+    return vae, history.history, vae.get_weights()
+
+
+def test_several_steps_per_call_give_the_numbers_of_one_step_per_call(images):
+    from course_utils.vae import STEPS_PER_EXECUTION
+
+    vae, default, weights = _seeded_history({}, images, validation_split=0.25)
+    assert vae.steps_per_execution == STEPS_PER_EXECUTION > 1
+    _, single, single_weights = _seeded_history({"steps_per_execution": 1}, images,
+                                                validation_split=0.25)
+    assert default == single  # same keys, same numbers, every epoch (and val_*)
+    for ours, theirs in zip(weights, single_weights, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # 48 training images in batches of 8 are 6 steps per epoch, however they are called.
+    assert int(vae.optimizer.iterations.numpy()) == 2 * 6
+
+
+def test_xla_is_honoured_under_op_determinism_and_repeatable(images):
+    """jit_compile=True is kept (Keras would report False under op determinism) on a CPU,
+    gives the same numbers for the same seed, and the parts still add up."""
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("the CPU rule; on a GPU Keras' own rule applies")
+    first, history, weights = _seeded_history({"jit_compile": True}, images)
+    assert first.jit_compile is True
+    _, again, again_weights = _seeded_history({"jit_compile": True}, images)
+    assert history == again
+    for ours, theirs in zip(weights, again_weights, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    _assert_parts_add_up(history)
+    _, plain, _ = _seeded_history({"jit_compile": False}, images)
+    assert set(plain) == set(history)
+
+
+def test_auto_xla_waits_for_a_long_fit_and_skips_convolutions(images, monkeypatch):
+    import course_utils.vae as vae_module
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("the CPU rule; on a GPU Keras' own rule applies")
+    short, _, _ = _seeded_history({}, images, epochs=1)
+    assert short.jit_compile is False  # 8 steps: compiling would not pay
+    monkeypatch.setattr(vae_module, "XLA_MIN_STEPS", 16)
+    long, history, _ = _seeded_history({}, images, epochs=2)
+    assert long.jit_compile is True  # 2 x 8 steps reach the (lowered) threshold
+    _assert_parts_add_up(history)
+    conv, _, _ = _seeded_history({}, images, epochs=2,
+                                 builder=lambda: build_conv_vae(latent_dim=2, seed=1))
+    assert conv.jit_compile is False  # XLA is slower for convolutions on a CPU
+    # The test step never uses XLA: evaluating compiles nothing more.
+    long.evaluate(images, batch_size=8, verbose=0)
+    assert long.jit_compile is True
+
+
+def test_a_sweep_of_short_fits_prints_no_retracing_warning(images):
+    """Each new VAE traces its steps once; with several steps per call a sweep of short
+    fits would make TensorFlow warn about frequent retracing (it counts all models)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        for weight in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+            vae = _compiled(_small_vae(kl_weight=weight))
+            vae.fit(images, epochs=1, batch_size=16, verbose=0, validation_split=0.25)
+            vae.evaluate(images, batch_size=16, verbose=0)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]

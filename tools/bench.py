@@ -88,6 +88,8 @@ class TrainingRun:
     images_per_second: float
     first_epoch_seconds: float
     final_loss: float
+    settings: str = ""  # the course's own choices (XLA, steps per call)
+    load_average: float = 0.0  # one-minute load when the run ended
 
 
 def _classic_vae_class():
@@ -176,6 +178,7 @@ def train_once(kind: str, variant: str, images, *, epochs: int, batch_size: int,
     optimizer = keras.optimizers.Adam(1e-3)
     epoch_seconds: list[float] = []
     loss = float("nan")
+    settings = ""
     if variant in ("course", "classic eager"):
         from course_utils.training import EpochTimer
 
@@ -187,6 +190,9 @@ def train_once(kind: str, variant: str, images, *, epochs: int, batch_size: int,
                             verbose=0, callbacks=[timer])
         epoch_seconds = timer.seconds
         loss = float(history.history["loss"][-1])
+        if variant == "course":
+            settings = (f"jit_compile={model.jit_compile}, "
+                        f"steps_per_execution={model.steps_per_execution}")
     else:
         step = _hand_loop_step(course.encoder, course.decoder, optimizer,
                                xla=variant == "hand loop, XLA", seed=seed)
@@ -200,7 +206,8 @@ def train_once(kind: str, variant: str, images, *, epochs: int, batch_size: int,
             epoch_seconds.append(time.perf_counter() - start)
         loss = total
     steady = sum(epoch_seconds[1:])
-    return TrainingRun(variant, (epochs - 1) * len(images) / steady, epoch_seconds[0], loss)
+    return TrainingRun(variant, (epochs - 1) * len(images) / steady, epoch_seconds[0], loss,
+                       settings, round(os.getloadavg()[0], 2))
 
 
 TRAINING_VARIANTS = ("course", "hand loop, graph", "hand loop, XLA", "classic eager")
@@ -223,7 +230,8 @@ def bench_training(repeats: int, epochs: int, batch_size: int, limit: int | None
                                  seed=round_)
                 runs[variant].append(run)
                 print(f"  {kind:5} {variant:17} {run.images_per_second:9,.0f} images/s "
-                      f"(first epoch {run.first_epoch_seconds:.1f} s)", flush=True)
+                      f"(first epoch {run.first_epoch_seconds:.1f} s, load "
+                      f"{run.load_average:.1f}) {run.settings}", flush=True)
         speeds = {v: median([r.images_per_second for r in rs]) for v, rs in runs.items()}
         best_hand = max(speeds["hand loop, graph"], speeds["hand loop, XLA"])
         report["models"][kind] = {
