@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from conftest import ROOT, element_screenshot, exercise_explorer
 
 LESSON = "06_latent_visualization.ipynb"
