@@ -20,8 +20,9 @@ A benchmark, not a test: it reports figures, prints a table and writes
     ``decoder.predict`` per point (timed on ``--loop-points`` points, extrapolated).
 ``explorer``
     Input event to new pixels in a real browser, in-page against kernel decoding:
-    read from ``build/bench/explorer.json``, which ``tools/benchmark_explorer_browser.py``
-    writes (``make benchmark``); reported as missing if that file does not exist.
+    run by ``tools/benchmark_explorer_browser.py`` when ``chromium`` is installed, which
+    writes ``build/bench/explorer.json``; without chromium an earlier file is read, or the
+    part is reported as missing.
 ``lessons``
     Time per lesson, fast and full mode: ``tools/run_course.py`` runs every lesson in a
     fresh kernel, once with ``COURSE_FAST=1`` and once without, into ``build/bench/``.
@@ -45,6 +46,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -276,12 +278,20 @@ def bench_grid(loop_points: int, repeats: int) -> dict:
 
 # ------------------------------------------------------------------------ explorer
 
-def bench_explorer() -> dict:
-    """The browser benchmark's figures, if it has been run."""
+def bench_explorer(moves: int) -> dict:
+    """Input event to new pixels in headless Chromium, in the page and in the kernel.
+
+    Runs ``tools/benchmark_explorer_browser.py`` when ``chromium`` is on the PATH (it
+    writes ``build/bench/explorer.json``); otherwise reads that file from an earlier run,
+    or reports it missing.
+    """
     path = OUT / "explorer.json"
+    if shutil.which("chromium"):
+        subprocess.run([sys.executable, str(ROOT / "tools" / "benchmark_explorer_browser.py"),
+                        "--moves", str(moves)], check=False, cwd=ROOT)
     if not path.exists():
-        return {"missing": f"{path.relative_to(ROOT)} not found: run `make benchmark` "
-                           "(needs chromium) first"}
+        return {"missing": f"{path.relative_to(ROOT)} not found: install chromium "
+                           "(`apt-get install chromium`) and rerun, or run `make benchmark`"}
     data = json.loads(path.read_text())
     return {"source": str(path.relative_to(ROOT)), "load_average": data.get("load_average"),
             "cases": {name: {k: case[k] for k in ("median_ms", "p90_ms", "moves", "missed")
@@ -444,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="training images (default all)")
     parser.add_argument("--loop-points", type=int, default=30)
+    parser.add_argument("--explorer-moves", type=int, default=60,
+                        help="key presses per case in the browser benchmark")
     parser.add_argument("--quality-epochs", type=int, default=30)
     parser.add_argument("--test-images", type=int, default=500)
     parser.add_argument("--k-max", type=int, default=4096)
@@ -455,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, Callable[[], dict]] = {
         "training": lambda: bench_training(args.repeats, args.epochs, args.batch_size, args.limit),
         "grid": lambda: bench_grid(args.loop_points, args.repeats),
-        "explorer": bench_explorer,
+        "explorer": lambda: bench_explorer(args.explorer_moves),
         "lessons": bench_lessons,
         "quality": lambda: bench_quality(args.quality_epochs, args.test_images, args.k_max,
                                          args.tolerance),
