@@ -15,7 +15,7 @@ The two array checks:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -269,3 +269,28 @@ def _check_image_size(shape: tuple[int, ...], name: str, image_shape: tuple[int,
                      f"shape (n, {height}, {width}, 1) or (n, {height}, {width}); got shape "
                      f"{shape}. Resize or crop the images to {height} x {width}, or build a "
                      f"model for {shape[1]} x {shape[2]} images.")
+
+
+def check_vector(value: object, name: str, *, min_len: int = 1) -> np.ndarray:
+    """Return ``value`` as a finite 1-D float64 array of shape (m,) with m >= ``min_len``."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a 1-D array of numbers, got "
+                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
+    if array.ndim != 1 or len(array) < min_len:
+        raise ValueError(f"expected {name} to be 1-D with at least {min_len} entries, got "
+                         f"shape {array.shape}, fix: pass one value per point.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check how "
+                         f"the values were computed.")
+    return array
+
+
+def check_curves(curves: object, name: str) -> dict[str, np.ndarray]:
+    """Return a non-empty ``{label: values}`` mapping as ``{str: finite 1-D float64 array}``."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"expected {name} to be a non-empty dict of label -> values, got "
+                         f"{curves!r}, fix: pass e.g. {{'BCE': values}}.")
+    return {str(label): check_vector(values, f"{name}[{label!r}]")
+            for label, values in curves.items()}

@@ -14,14 +14,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from course_utils._validation import check_array, check_images, check_positive_int
+from course_utils._validation import check_images, check_positive_int
 
 __all__ = [
     "figure_and_axes",
     "plot_history",
     "plot_image_grid",
     "plot_reconstructions",
-    "plot_latent_scatter",
 ]
 
 
@@ -161,50 +160,3 @@ def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *,
                            scale=scale)
 
 
-def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, *,
-                        class_names: Sequence[str] | None = None,
-                        extra_points: Mapping[str, np.ndarray] | None = None,
-                        ax: Axes | None = None, title: str = "Codes of test images",
-                        point_size: float = 4.0) -> Figure:
-    """Scatter 2-D codes, coloured by class, with optional extra point sets on top.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray of shape (n, 2)
-    labels : numpy.ndarray of shape (n,), optional
-        Integer classes 0-9, used for the colours and the legend.
-    class_names : sequence of str, optional
-        Names for the legend, indexed by label.
-    extra_points : dict of str to numpy.ndarray of shape (m, 2), optional
-        More points to overlay (for example samples), each set with its own marker.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    codes = check_array(codes, "codes", ndim=2, min_len=1)
-    if codes.shape[1] != 2:
-        raise ValueError(f"codes must be 2-D points, shape (n, 2); got {codes.shape}. "
-                         "Project higher-dimensional codes to 2-D first (e.g. with PCA).")
-    if labels is not None and len(labels) != len(codes):
-        raise ValueError(f"labels must have one entry per code ({len(codes)}); "
-                         f"got {len(labels)}.")
-    figure, ax = figure_and_axes(ax, (6, 5))
-    if labels is None:
-        ax.scatter(codes[:, 0], codes[:, 1], s=point_size, alpha=0.6, color="tab:blue")
-    else:
-        colours = [f"C{i}" for i in range(10)]
-        for label in np.unique(labels):
-            chosen = labels == label
-            name = class_names[int(label)] if class_names is not None else str(label)
-            ax.scatter(codes[chosen, 0], codes[chosen, 1], s=point_size, alpha=0.6,
-                       color=colours[int(label) % 10], label=name)
-    for marker, (name, points) in zip("xP*^", (extra_points or {}).items()):
-        points = check_array(points, f"extra_points[{name!r}]", ndim=2)
-        ax.scatter(points[:, 0], points[:, 1], s=30, marker=marker, color="black",
-                   label=name)
-    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
-    if labels is not None or extra_points:
-        ax.legend(markerscale=2, fontsize=8, loc="best")
-    return figure

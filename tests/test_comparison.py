@@ -1,4 +1,4 @@
-"""Tests of course_utils.comparison: multiply-add counts, run results and the table."""
+"""Tests of course_utils.models.comparison: multiply-add counts, run results and the table."""
 
 import math
 from types import SimpleNamespace
@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import keras
 import pytest
 
-from course_utils.comparison import ComparisonTable, RunResult, compare_runs, multiply_adds
-from course_utils.models import build_conv_decoder, build_conv_encoder
-from course_utils.vae import build_conv_vae, build_dense_vae
+from course_utils.models.comparison import ComparisonTable, RunResult, compare_runs, multiply_adds
+from course_utils.models.networks import build_conv_decoder, build_conv_encoder
+from course_utils.models.vae import build_conv_vae, build_dense_vae
 
 LOSSES = {"loss": 150.25, "reconstruction_loss": 145.0, "kl_loss": 5.25}
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import course_utils.data as data
-from course_utils.data import (
+import course_utils.data.datasets as data
+from course_utils.data.datasets import (
     EMBEDDED_FILES,
     FASHION_MNIST_IDX_SHA256,
     MNIST_NPZ_SHA256,
@@ -41,7 +41,7 @@ from course_utils.data import (
 
 REPO = Path(__file__).resolve().parents[1]
 # The installed package's data (the checkout's in an editable install, site-packages on Colab).
-EMBEDDED = Path(data.__file__).resolve().parent / "_data"
+EMBEDDED = Path(data.__file__).resolve().parent / "embedded"
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_STEMS = (
     "train-images-idx3-ubyte",

@@ -1,4 +1,4 @@
-"""Tests for course_utils.datafiles: IDX and .npz readers, checksums, deterministic writer.
+"""Tests for course_utils.data.files: IDX and .npz readers, checksums, deterministic writer.
 
 Every file here is built by the test itself (struct + gzip + numpy), so the expected
 arrays and SHA-256 values never come from the code under test.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils.datafiles import (
+from course_utils.data.files import (
     DataFileError,
     read_idx,
     read_npz_splits,

@@ -8,7 +8,11 @@ from keras import layers, ops
 
 from course_utils.exercises import decoder_checks as dc
 from course_utils.exercises.core import CheckFailed
-from course_utils.models import build_conv_decoder, build_conv_encoder, build_dense_decoder
+from course_utils.models.networks import (
+    build_conv_decoder,
+    build_conv_encoder,
+    build_dense_decoder,
+)
 
 
 def _dense(latent_dim, *, last=None, hidden_activation="relu", after=None):

@@ -4,8 +4,8 @@ import inspect
 import pytest
 
 from course_utils.display import SourceListing, show_source
-from course_utils.layers import Sampling
-from course_utils.losses import negative_elbo
+from course_utils.elbo.losses import negative_elbo
+from course_utils.models.layers import Sampling
 
 
 def documented(x):
@@ -108,8 +108,8 @@ def test_show_source_joins_several_objects_in_order():
 def test_show_source_works_on_the_course_code():
     listing = show_source(Sampling.call, negative_elbo)
     assert "ops.exp(0.5 * z_log_var)" in listing.code
-    assert "course_utils/layers.py, lines " in listing.markdown
-    assert "course_utils/losses.py, lines " in listing.markdown
+    assert "course_utils/models/layers.py, lines " in listing.markdown
+    assert "course_utils/elbo/losses.py, lines " in listing.markdown
     assert "Parameters" not in listing.code  # the numpydoc docstring is left out
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_utils.elbo_plots import plot_elbo_versus_mean, plot_estimator_histograms
+from course_utils.elbo.plots import plot_elbo_versus_mean, plot_estimator_histograms
 
 MEANS = np.linspace(-1.0, 1.0, 11)
 CURVE = -1.0 - MEANS**2

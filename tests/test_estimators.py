@@ -1,4 +1,4 @@
-"""Tests for course_utils.estimators.
+"""Tests for course_utils.elbo.estimators.
 
 Monte Carlo results are compared with exact values within 4 standard errors (a fixed
 seed makes each comparison deterministic; for a correct estimator a 4-SE miss has
@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.estimators import (
+from course_utils.elbo.estimators import (
     Gradient,
     analytic_gradient,
     expected_squared_distance,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_utils.evaluation import reconstruction_mse
+from course_utils.evaluation.reconstruction import reconstruction_mse
 
 
 def test_reconstruction_mse_is_per_image_mean_over_pixels():

@@ -66,7 +66,7 @@ def test_q2_rejects_weights_only_and_off_by_layer_counts():
 
 
 def test_q2_reference_agrees_with_keras():
-    from course_utils.models import build_autoencoder
+    from course_utils.models.networks import build_autoencoder
 
     autoencoder, _, _ = build_autoencoder(2, hidden=(512, 256))
     by_hand = ex.dense_parameter_count([784, 512, 256, 2]) + \

@@ -1,8 +1,8 @@
 """Tests for the lesson 02 exercises: references pass, typical mistakes get specific advice.
 
 Expected values of the references are computed here independently (hand-derived
-numbers, Monte Carlo, the tested functions of ``course_utils.losses`` and
-``course_utils.toy_models``), never by the reference itself.
+numbers, Monte Carlo, the tested functions of ``course_utils.elbo.losses`` and
+``course_utils.elbo.toy_models``), never by the reference itself.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from exercise_contract import (
     contract_tests,
 )
 
-from course_utils.estimators import kl_monte_carlo
+from course_utils.elbo.estimators import kl_monte_carlo
+from course_utils.elbo.likelihoods import implied_kl_weight
+from course_utils.elbo.losses import kl_divergence_standard_normal
+from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 from course_utils.exercises import ____
 from course_utils.exercises import lesson02 as ex
-from course_utils.likelihoods import implied_kl_weight
-from course_utils.losses import kl_divergence_standard_normal
-from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4, ex.q5)
 
@@ -300,7 +300,7 @@ def test_q5_diagonal_posterior_shortcut_reports_the_model_error():
 
 def test_p1_wrong_sign_share_is_half_as_the_explanation_says():
     # The explanation's claim: the estimate's sign is the sign of eps, so half are positive.
-    from course_utils.estimators import score_function_gradient
+    from course_utils.elbo.estimators import score_function_gradient
 
     score = score_function_gradient(0.0, 0.0, 3.0, n_estimates=200_000, seed=4)
     share = 100 * np.mean(score.mean > 0)

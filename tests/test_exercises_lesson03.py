@@ -1,7 +1,7 @@
 """Tests for the lesson 03 exercises: references pass, typical mistakes get specific advice.
 
 Expected values are computed here independently of the references: with the tested
-functions of ``course_utils.losses``, with Keras' and TensorFlow's own cross-entropies,
+functions of ``course_utils.elbo.losses``, with Keras' and TensorFlow's own cross-entropies,
 and by hand-derived numbers.
 """
 
@@ -19,8 +19,8 @@ from exercise_contract import (
 )
 from keras import ops
 
+from course_utils.elbo.losses import negative_elbo
 from course_utils.exercises import lesson03 as ex
-from course_utils.losses import negative_elbo
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
 

@@ -9,8 +9,8 @@ from exercise_contract import (
 )
 from keras import layers
 
+from course_utils.elbo.losses import bernoulli_nll_from_logits, negative_elbo
 from course_utils.exercises import lesson04 as ex
-from course_utils.losses import bernoulli_nll_from_logits, negative_elbo
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 

@@ -1,7 +1,7 @@
 """Tests for the lesson 05 exercises: references pass, typical mistakes get specific advice.
 
 Expected values of the references are computed here independently (the density written
-out, hand-derived numbers, a grid search, the tested :mod:`course_utils.likelihoods`),
+out, hand-derived numbers, a grid search, the tested :mod:`course_utils.elbo.likelihoods`),
 never by the reference itself.
 """
 
@@ -17,8 +17,8 @@ from exercise_contract import (
     contract_tests,
 )
 
+from course_utils.elbo.likelihoods import bernoulli_entropy_floor
 from course_utils.exercises import lesson05 as ex
-from course_utils.likelihoods import bernoulli_entropy_floor
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3, ex.q4)
 

@@ -9,8 +9,8 @@ from exercise_contract import (
 
 from course_utils.exercises import ____
 from course_utils.exercises import lesson06 as ex
-from course_utils.latent import hole_fraction, nearest_code_distance
-from course_utils.latent_space import pca_2d
+from course_utils.latent.decoding import pca_2d
+from course_utils.latent.sampling import hole_fraction, nearest_code_distance
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 

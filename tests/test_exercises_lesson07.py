@@ -1,7 +1,7 @@
 """Tests for the lesson 07 exercises: references pass, typical mistakes get specific advice.
 
 Expected values are computed here independently (hand-written numbers, the tested
-:mod:`course_utils.vae` free-bits term and :mod:`course_utils.latent_usage`), never by
+:mod:`course_utils.models.vae` free-bits term and :mod:`course_utils.latent.usage`), never by
 the reference itself.
 """
 
@@ -18,8 +18,8 @@ from exercise_contract import (
 
 from course_utils.exercises import ____
 from course_utils.exercises import lesson07 as ex
-from course_utils.latent_usage import active_units
-from course_utils.vae import free_bits_kl
+from course_utils.latent.usage import active_units
+from course_utils.models.vae import free_bits_kl
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 SOLUTION_SNIPPETS = ("min(1.0", "np.maximum(per_dimension", "np.var(", "axis=0)")

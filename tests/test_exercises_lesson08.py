@@ -17,8 +17,8 @@ from exercise_contract import (
     contract_tests,
 )
 
+from course_utils.elbo.toy_models import LinearGaussianModel
 from course_utils.exercises import lesson08 as ex
-from course_utils.toy_models import LinearGaussianModel
 
 QUESTIONS = (ex.q1, ex.q2, ex.q3)
 SOLUTION_SNIPPETS = ("keepdims=True)", "best_diagonal_q(x)", "math.log(levels)")

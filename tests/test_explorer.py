@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils.explorer import (
+from course_utils.explorer.page_decoder import decode_with_spec
+from course_utils.explorer.widget import (
     ExplorerWidget,
     LatentExplorer,
     clean_image_index,
@@ -20,8 +21,7 @@ from course_utils.explorer import (
     static_explorer_data,
     static_explorer_html,
 )
-from course_utils.page_decoder import decode_with_spec
-from course_utils.pretrained import PRETRAINED, load_pretrained
+from course_utils.models.pretrained import PRETRAINED, load_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def vae8():
 
 @pytest.fixture(scope="module")
 def mnist_test():
-    from course_utils.data import load_dataset
+    from course_utils.data.datasets import load_dataset
 
     return load_dataset("mnist", embedded_only=True)
 
@@ -229,7 +229,7 @@ def test_switching_model_rebuilds_the_sliders(vae2, vae8, test_images):
 
 
 def test_a_model_that_fails_to_load_leaves_the_explorer_usable(vae2, monkeypatch):
-    import course_utils.pretrained as pretrained
+    import course_utils.models.pretrained as pretrained
 
     explorer = LatentExplorer({"mine": vae2, "shipped": "mnist_conv"})
 
@@ -344,7 +344,7 @@ def test_widget_and_function_forms(vae2):
 
 
 def test_many_models_print_no_retracing_warning(caplog):
-    from course_utils.vae import build_dense_vae
+    from course_utils.models.vae import build_dense_vae
 
     models = {f"model {k}": build_dense_vae(2, hidden=(8,)) for k in range(6)}
     explorer = LatentExplorer(models)
@@ -359,7 +359,7 @@ def test_many_models_print_no_retracing_warning(caplog):
 # A model that needs no TensorFlow, so that the kernel below starts quickly.
 DISPLAY_CELL = """
 import numpy as np
-from course_utils.explorer import LatentExplorer
+from course_utils.explorer.widget import LatentExplorer
 
 class Grey:
     latent_dim = 2

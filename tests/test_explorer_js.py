@@ -1,4 +1,4 @@
-"""The page's decoder against Keras: explorer_js/decoder.js run by node, for every model.
+"""The page's decoder against Keras: explorer/js/decoder.js run by node, for every model.
 
 The JavaScript must give what ``VAE.decode`` gives, to 1e-4 per pixel probability, for
 the shipped models and freshly built ones, at codes near and far from the origin. The
@@ -20,20 +20,20 @@ import pytest
 from keras import layers
 
 import course_utils
-from course_utils.models import build_dense_encoder
-from course_utils.page_decoder import (
+from course_utils.explorer.page_decoder import (
     SPEC_FORMAT,
     decode_with_spec,
     export_decoder,
     try_export_decoder,
 )
-from course_utils.pretrained import PRETRAINED, load_pretrained
-from course_utils.vae import VAE, build_conv_vae, build_dense_vae
+from course_utils.models.networks import build_dense_encoder
+from course_utils.models.pretrained import PRETRAINED, load_pretrained
+from course_utils.models.vae import VAE, build_conv_vae, build_dense_vae
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the JavaScript "
                                 "decoder cannot be run (install Node 18 or later)")
-JS_DIR = Path(course_utils.__file__).resolve().parent / "explorer_js"
+JS_DIR = Path(course_utils.__file__).resolve().parent / "explorer" / "js"
 TOLERANCE = 1e-4
 
 DECODE_SCRIPT = """
@@ -248,7 +248,7 @@ def test_decoders_the_page_cannot_run_exactly_are_not_exported(make, reason):
 
 
 def test_a_spec_that_disagrees_with_keras_is_refused(monkeypatch):
-    import course_utils.page_decoder as page_decoder
+    import course_utils.explorer.page_decoder as page_decoder
 
     vae = build_dense_vae(2, hidden=(8,))
     assert export_decoder(vae) is not None
@@ -334,11 +334,7 @@ def test_the_static_page_model_does_what_python_does(tmp_path, mnist_conv_and_z8
     (encode, choose an image, switch model, reset) as LatentExplorer does."""
     import base64
 
-    from course_utils.explorer import (
-        LatentExplorer,
-        explorer_module_source,
-        image_to_uint8,
-    )
+    from course_utils.explorer.widget import LatentExplorer, explorer_module_source, image_to_uint8
 
     data = mnist_conv_and_z8
     (tmp_path / "explorer.mjs").write_text(explorer_module_source())
@@ -377,7 +373,7 @@ def test_the_static_page_model_does_what_python_does(tmp_path, mnist_conv_and_z8
 
 @pytest.fixture(scope="module")
 def mnist_conv_and_z8():
-    from course_utils.explorer import static_explorer_data
+    from course_utils.explorer.widget import static_explorer_data
 
     return static_explorer_data({"conv": "mnist_conv", "z8": "mnist_dense_z8"}, n_images=10)
 
@@ -406,7 +402,7 @@ def test_the_static_snippet_runs_in_chromium_without_a_kernel(tmp_path, mnist_co
     executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    from course_utils.explorer import static_explorer_html
+    from course_utils.explorer.widget import static_explorer_html
 
     page_file = tmp_path / "page.html"
     page_file.write_text("<!doctype html><html><head><meta charset='utf-8'><title>t</title>"
@@ -459,7 +455,7 @@ def test_the_bundled_module_imports_nothing_and_exports_plainly():
     default export anywidget wants."""
     import re
 
-    from course_utils.explorer import explorer_module_source
+    from course_utils.explorer.widget import explorer_module_source
 
     source = explorer_module_source()
     assert not re.search(r"^\s*import\b", source, re.M)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.inference import apply_model
+from course_utils.models.inference import apply_model
 
 
 def test_apply_model_matches_one_call_across_batches():

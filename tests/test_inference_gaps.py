@@ -1,4 +1,4 @@
-"""Tests for course_utils.inference_gaps (lesson 08): bounds under any q, per-image
+"""Tests for course_utils.evaluation.inference_gaps (lesson 08): bounds under any q, per-image
 optimum, convergence rule, bits per dimension, the table and the anomaly helpers."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from course_utils.inference_gaps import (  # noqa: E402
+from course_utils.evaluation.importance_weighting import log_importance_weights
+from course_utils.evaluation.inference_gaps import (
     bits_per_dim,
     converged_k,
     likelihood_row,
@@ -22,8 +23,7 @@ from course_utils.inference_gaps import (  # noqa: E402
     plot_score_histograms,
     score_above_probability,
 )
-from course_utils.likelihoods import log_importance_weights  # noqa: E402
-from course_utils.vae import build_dense_vae  # noqa: E402
+from course_utils.models.vae import build_dense_vae
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of course_utils.kl_schedules: the linear warm-up and the callback that applies it."""
+"""Tests of course_utils.models.kl_schedules: the linear warm-up and the callback applying it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from synthetic import blob_images
 
-from course_utils.kl_schedules import KLSchedule, KLWarmUp, linear_warmup
-from course_utils.training import train_vae
-from course_utils.vae import build_dense_vae
+from course_utils.models.kl_schedules import KLSchedule, KLWarmUp, linear_warmup
+from course_utils.models.training import train_vae
+from course_utils.models.vae import build_dense_vae
 
 
 def _vae(**options):

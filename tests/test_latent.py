@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_utils.latent import (
+from course_utils.latent.sampling import (
     hole_fraction,
     nearest_code_distance,
     sample_box,

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_utils.latent_plots import plot_decoded_grid
-from course_utils.latent_space import normal_quantiles
+from course_utils.latent.decoding import normal_quantiles
+from course_utils.latent.plots import plot_decoded_grid
 
 
 def test_plot_decoded_grid_labels_columns_and_rows_with_their_codes():

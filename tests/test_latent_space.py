@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.latent_space import (
+from course_utils.latent.decoding import (
     decode_codes,
     decode_grid,
     decode_point,
@@ -12,11 +12,10 @@ from course_utils.latent_space import (
     normal_quantile_grid,
     normal_quantiles,
     pca_2d,
-    sample_aggregate_posterior,
-    sample_prior,
     tile_images,
 )
-from course_utils.models import build_dense_decoder
+from course_utils.latent.sampling import sample_aggregate_posterior, sample_prior
+from course_utils.models.networks import build_dense_decoder
 
 
 class CountingModel:
@@ -108,7 +107,7 @@ def test_decode_grid_in_chosen_dims_of_a_larger_space_and_tiled():
 
 
 def test_decode_grid_with_a_real_vae_is_one_batched_call(monkeypatch):
-    from course_utils.vae import build_dense_vae
+    from course_utils.models.vae import build_dense_vae
 
     vae = build_dense_vae(2, hidden=(16,), seed=0)
     calls = []

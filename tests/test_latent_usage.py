@@ -1,11 +1,11 @@
-"""Tests of course_utils.latent_usage: KL per dimension and active units."""
+"""Tests of course_utils.latent.usage: KL per dimension and active units."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_utils.latent_usage import active_units, kl_per_dimension, latent_activity
+from course_utils.latent.usage import active_units, kl_per_dimension, latent_activity
 
 
 def test_kl_per_dimension_adds_up_to_the_closed_form_kl():

@@ -1,4 +1,4 @@
-"""Tests of course_utils.layers.Sampling (the reparameterization trick)."""
+"""Tests of course_utils.models.layers.Sampling (the reparameterization trick)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils.layers import Sampling
+from course_utils.models.layers import Sampling
 
 N_SAMPLES = 20_000
 # log_var = 1.0: the right std is exp(0.5) = 1.65, the classic bug exp(1.0) = 2.72;

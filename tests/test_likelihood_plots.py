@@ -1,4 +1,4 @@
-"""Tests of course_utils.likelihood_plots."""
+"""Tests of course_utils.elbo.likelihood_plots."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_utils.likelihood_plots import plot_kl_per_dimension, plot_pixel_losses
+from course_utils.elbo.plots import plot_pixel_losses
+from course_utils.latent.plots import plot_kl_per_dimension
 
 
 def test_plot_pixel_losses_draws_one_line_per_loss_and_the_target():

@@ -1,4 +1,4 @@
-"""Tests of course_utils.likelihoods: each identity checked with independent NumPy."""
+"""Tests of course_utils.elbo.likelihoods: each identity checked with independent NumPy."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.likelihoods import (
+from course_utils.elbo.likelihoods import (
     bernoulli_entropy_floor,
-    bounds_by_k,
     continuous_bernoulli_log_norm,
     implied_kl_weight,
     implied_sigma_squared,
-    importance_weighted_bound,
-    log_importance_weights,
     max_likelihood_sigma,
 )
-from course_utils.toy_models import LinearGaussianModel
-from course_utils.vae import build_dense_vae
+from course_utils.elbo.toy_models import LinearGaussianModel
+from course_utils.evaluation.importance_weighting import (
+    bounds_by_k,
+    importance_weighted_bound,
+    log_importance_weights,
+)
+from course_utils.models.vae import build_dense_vae
 
 
 def _gaussian_nll(x, mean, sigma) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests for course_utils.losses: each term against an independent float64 NumPy formula."""
+"""Tests for course_utils.elbo.losses: each term against an independent float64 NumPy formula."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from course_utils.losses import (
+from course_utils.elbo.losses import (
     bernoulli_nll_from_logits,
     gaussian_nll,
     kl_divergence_standard_normal,

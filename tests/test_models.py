@@ -2,7 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.models import build_autoencoder, build_dense_decoder, build_dense_encoder
+from course_utils.models.networks import (
+    build_autoencoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
 
 
 def dense_params(sizes):
@@ -66,7 +70,7 @@ def test_logits_autoencoder_trains_with_the_bernoulli_loss_as_lesson_01_does():
     # per-image sums over the batch: the loss Keras reports must be that batch mean.
     from synthetic import blob_images
 
-    from course_utils.losses import bernoulli_nll_from_logits
+    from course_utils.elbo.losses import bernoulli_nll_from_logits
 
     keras.utils.set_random_seed(0)
     images = blob_images(64, seed=1)

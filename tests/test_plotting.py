@@ -2,12 +2,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_utils.plotting import (
-    plot_history,
-    plot_image_grid,
-    plot_latent_scatter,
-    plot_reconstructions,
-)
+from course_utils.latent.plots import plot_latent_scatter
+from course_utils.plotting import plot_history, plot_image_grid, plot_reconstructions
 
 IMAGES = np.random.default_rng(0).uniform(size=(12, 28, 28, 1)).astype(np.float32)
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils.data import load_dataset
-from course_utils.datafiles import DataFileError, sha256_of_file
-from course_utils.pretrained import (
+from course_utils.data.datasets import load_dataset
+from course_utils.data.files import DataFileError, sha256_of_file
+from course_utils.models.pretrained import (
     MODELS_DIR,
     PRETRAINED,
     load_pretrained,

@@ -1,4 +1,4 @@
-"""Tests of course_utils.rate_distortion: the sweep summary and the plot."""
+"""Tests of course_utils.evaluation.rate_distortion: the sweep summary and the plot."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from matplotlib.figure import Figure
 from synthetic import blob_images
 
-from course_utils.latent_usage import kl_per_dimension
-from course_utils.rate_distortion import plot_rate_distortion, rate_distortion_point
-from course_utils.vae import build_dense_vae
+from course_utils.evaluation.rate_distortion import plot_rate_distortion, rate_distortion_point
+from course_utils.latent.usage import kl_per_dimension
+from course_utils.models.vae import build_dense_vae
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for course_utils.toy_models: the linear-Gaussian model and Gaussian KL.
+"""Tests for course_utils.elbo.toy_models: the linear-Gaussian model and Gaussian KL.
 
 Exact identities (ELBO = log p(x) at the posterior, log p(x) = ELBO + KL) are checked
 to 1e-6 absolute in float64; Monte Carlo estimates within 4 standard errors.
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
+from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 
 N_SE = 4.0
 EXACT = 1e-6
@@ -334,7 +334,7 @@ def test_log_weights_of_the_exact_posterior_are_all_log_evidence():
 
 def test_importance_weighted_bound_converges_to_the_exact_log_evidence():
     """Done-when of issue 11: L_k tends to log p(x) within its Monte Carlo error."""
-    from course_utils.likelihoods import bounds_by_k
+    from course_utils.evaluation.importance_weighting import bounds_by_k
 
     model = LinearGaussianModel.random(5, 2, orthogonal=False, seed=0)
     x, _ = model.sample(200, seed=1)

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.models import build_autoencoder
-from course_utils.training import set_seed, train_autoencoder, train_vae
+from course_utils.models.networks import build_autoencoder
+from course_utils.models.training import set_seed, train_autoencoder, train_vae
 
 
 def blobs(n=64, seed=0):
@@ -60,7 +60,7 @@ def test_train_autoencoder_validates_inputs():
 
 
 def test_train_vae_logs_parts_that_add_up_and_times_epochs():
-    from course_utils.vae import build_dense_vae
+    from course_utils.models.vae import build_dense_vae
 
     set_seed(0)
     vae = build_dense_vae(latent_dim=2, hidden=(32,), seed=0)
@@ -76,7 +76,7 @@ def test_train_vae_logs_parts_that_add_up_and_times_epochs():
 
 
 def test_train_vae_keeps_an_existing_optimizer_and_accepts_validation_data():
-    from course_utils.vae import build_dense_vae
+    from course_utils.models.vae import build_dense_vae
 
     vae = build_dense_vae(latent_dim=2, hidden=(16,), seed=1)
     vae.compile(optimizer=keras.optimizers.SGD(1e-3))
@@ -89,7 +89,7 @@ def test_train_vae_keeps_an_existing_optimizer_and_accepts_validation_data():
 # ------------------------------------------------ bad input leaves the model usable
 
 def _tiny_vae():
-    from course_utils.vae import build_dense_vae
+    from course_utils.models.vae import build_dense_vae
 
     return build_dense_vae(latent_dim=2, hidden=(16,), seed=0)
 
@@ -193,7 +193,7 @@ def test_training_refuses_empty_images_and_splits_that_leave_nothing(trainer):
 
 def test_train_vae_refuses_a_model_that_is_not_a_vae():
     autoencoder, _, _ = build_autoencoder(2, hidden=(8,))
-    with pytest.raises(TypeError, match=r"course_utils\.vae\.VAE.*train_autoencoder"):
+    with pytest.raises(TypeError, match=r"course_utils\.models\.vae\.VAE.*train_autoencoder"):
         train_vae(autoencoder, blobs(), epochs=1, verbose=0)
     assert getattr(autoencoder, "optimizer", None) is None
 

@@ -1,4 +1,4 @@
-"""Tests of course_utils.vae (the VAE model and its builders) and the conv builders."""
+"""Tests of course_utils.models.vae (the VAE model and its builders) and the conv builders."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import pytest
 import tensorflow as tf
 from synthetic import blob_images
 
-from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
-from course_utils.models import (
+from course_utils.elbo.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
+from course_utils.models.networks import (
     IMAGE_SHAPE,
     build_conv_decoder,
     build_conv_encoder,
     build_dense_decoder,
     build_dense_encoder,
 )
-from course_utils.vae import VAE, build_conv_vae, build_dense_vae, free_bits_kl
+from course_utils.models.vae import VAE, build_conv_vae, build_dense_vae, free_bits_kl
 
 LOSS_NAMES = {"loss", "reconstruction_loss", "kl_loss"}
 # Keras 3.15 / TF 2.21 emit this NumPy 2 DeprecationWarning inside model.save().
@@ -511,7 +511,7 @@ def test_kl_weight_setter_validates_and_refuses_a_plain_elbo_vae():
 def _seeded_history(compile_options: dict, images: np.ndarray, *, epochs: int = 2,
                     builder=None, **fit_options) -> tuple[VAE, dict, list]:
     """Train a fresh seeded VAE; return it, its History and its weights."""
-    from course_utils.training import set_seed
+    from course_utils.models.training import set_seed
 
     set_seed(3)
     vae = (builder or _small_vae)()
@@ -521,7 +521,7 @@ def _seeded_history(compile_options: dict, images: np.ndarray, *, epochs: int = 
 
 
 def test_several_steps_per_call_give_the_numbers_of_one_step_per_call(images):
-    from course_utils.vae import STEPS_PER_EXECUTION
+    from course_utils.models.vae import STEPS_PER_EXECUTION
 
     vae, default, weights = _seeded_history({}, images, validation_split=0.25)
     assert vae.steps_per_execution == STEPS_PER_EXECUTION > 1
@@ -551,7 +551,7 @@ def test_xla_is_honoured_under_op_determinism_and_repeatable(images):
 
 
 def test_auto_xla_waits_for_a_long_fit_and_skips_convolutions(images, monkeypatch):
-    import course_utils.vae as vae_module
+    import course_utils.models.vae as vae_module
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("the CPU rule; on a GPU Keras' own rule applies")

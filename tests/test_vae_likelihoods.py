@@ -1,4 +1,4 @@
-"""Tests of the likelihood options of course_utils.vae.VAE (Gaussian, learned sigma, mean)."""
+"""Tests of the likelihood options of course_utils.models.vae.VAE (Gaussian, learned sigma)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from synthetic import blob_images
 
-from course_utils.models import build_dense_decoder, build_dense_encoder
-from course_utils.vae import VAE, build_conv_vae, build_dense_vae
+from course_utils.models.networks import build_dense_decoder, build_dense_encoder
+from course_utils.models.vae import VAE, build_conv_vae, build_dense_vae
 
 LOSS_NAMES = {"loss", "reconstruction_loss", "kl_loss"}
 KERAS_SAVE_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword"

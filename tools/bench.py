@@ -171,8 +171,8 @@ def train_once(kind: str, variant: str, images, *, epochs: int, batch_size: int,
     """Train a fresh ``kind`` ("dense" or "conv") VAE one way; time epochs 2..``epochs``."""
     import keras
 
-    from course_utils.training import set_seed
-    from course_utils.vae import build_conv_vae, build_dense_vae
+    from course_utils.models.training import set_seed
+    from course_utils.models.vae import build_conv_vae, build_dense_vae
 
     set_seed(seed)
     build = build_dense_vae if kind == "dense" else build_conv_vae
@@ -182,7 +182,7 @@ def train_once(kind: str, variant: str, images, *, epochs: int, batch_size: int,
     loss = float("nan")
     settings = ""
     if variant in ("course", "classic eager"):
-        from course_utils.training import EpochTimer
+        from course_utils.models.training import EpochTimer
 
         model = course if variant == "course" else \
             _classic_vae_class()(course.encoder, course.decoder)
@@ -217,7 +217,7 @@ TRAINING_VARIANTS = ("course", "hand loop, graph", "hand loop, XLA", "classic ea
 
 def bench_training(repeats: int, epochs: int, batch_size: int, limit: int | None) -> dict:
     """Interleaved runs of every variant, per model; medians and the course's ratios."""
-    from course_utils.data import load_dataset
+    from course_utils.data.datasets import load_dataset
 
     images = load_dataset("mnist", embedded_only=True).x_train[:limit]
     report: dict = {"data": f"embedded MNIST, {len(images)} training images",
@@ -252,8 +252,8 @@ def bench_grid(loop_points: int, repeats: int) -> dict:
     """A 30 x 30 grid: one batched call against one ``predict`` per point."""
     import numpy as np
 
-    from course_utils.latent_space import decode_grid
-    from course_utils.pretrained import load_pretrained
+    from course_utils.latent.decoding import decode_grid
+    from course_utils.models.pretrained import load_pretrained
 
     report = {}
     for name in ("mnist_dense", "mnist_conv"):
@@ -330,7 +330,7 @@ def converged_bound(vae, images, *, tolerance: float, k_max: int, seed: int = 0)
     """
     import numpy as np
 
-    from course_utils.likelihoods import log_importance_weights
+    from course_utils.evaluation.importance_weighting import log_importance_weights
 
     def logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
         top = values.max(axis=axis, keepdims=True)
@@ -358,10 +358,10 @@ def bench_quality(epochs: int, test_images: int, k_max: int, tolerance: float) -
     """Train the course's dense and conv VAEs at latent 2 and 20; score the test split."""
     import keras
 
-    from course_utils.data import load_dataset
-    from course_utils.latent_usage import active_units
-    from course_utils.training import set_seed, train_vae
-    from course_utils.vae import build_conv_vae, build_dense_vae
+    from course_utils.data.datasets import load_dataset
+    from course_utils.latent.usage import active_units
+    from course_utils.models.training import set_seed, train_vae
+    from course_utils.models.vae import build_conv_vae, build_dense_vae
 
     datasets = [("mnist", load_dataset("mnist", embedded_only=True))]
     try:
@@ -462,7 +462,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.1, help="nats")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     results: dict = {"machine": machine(), "parts": args.parts}
     steps: dict[str, Callable[[], dict]] = {
         "training": lambda: bench_training(args.repeats, args.epochs, args.batch_size, args.limit),

@@ -11,7 +11,7 @@ A benchmark, not a test: it prints a table, and lesson 06 quotes its figures.
   ``--updates`` updates, after a warm-up. The round trip between browser and kernel
   (25-70 ms in JupyterLab on a busy machine) comes on top and is not included.
 * **page decode**: what the browser does instead for the course's decoders, one
-  ``decode`` of ``explorer_js/decoder.js`` on a random code, run by node over
+  ``decode`` of ``explorer/js/decoder.js`` on a random code, run by node over
   ``--updates`` codes (skipped if node is missing). Drawing the 28 x 28 image adds
   well under a millisecond in a browser.
 * **grid, one call**: ``decode_grid(vae, 30)``, the 900 codes in one decoder call.
@@ -40,8 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-JS_DIR = ROOT / "course_utils" / "explorer_js"
-sys.path.insert(0, str(ROOT))
+JS_DIR = ROOT / "course_utils" / "explorer" / "js"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -105,7 +104,7 @@ def time_page_decodes(spec: dict, latent_dim: int, count: int,
 
 
 def time_grid(vae, n: int, repeats: int) -> float:
-    from course_utils.latent_space import decode_grid
+    from course_utils.latent.decoding import decode_grid
 
     decode_grid(vae, n)  # warm-up
     times = []
@@ -119,7 +118,7 @@ def time_grid(vae, n: int, repeats: int) -> float:
 def time_loop(vae, n: int, points: int) -> float:
     """Seconds for an n x n grid decoded with one ``predict`` call per code (the classic
     tutorial loop), extrapolated from ``points`` codes."""
-    from course_utils.latent_space import normal_quantile_grid
+    from course_utils.latent.decoding import normal_quantile_grid
 
     codes = normal_quantile_grid(n).astype(np.float32)
     if vae.latent_dim > 2:
@@ -132,7 +131,7 @@ def time_loop(vae, n: int, points: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from course_utils.pretrained import PRETRAINED
+    from course_utils.models.pretrained import PRETRAINED
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=200,
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(PRETRAINED))
     args = parser.parse_args(argv)
 
-    from course_utils.pretrained import load_pretrained
+    from course_utils.models.pretrained import load_pretrained
 
     load_before = os.getloadavg()
     start = time.perf_counter()
@@ -154,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from course_utils.explorer import LatentExplorer
-    from course_utils.page_decoder import export_decoder
+    from course_utils.explorer.page_decoder import export_decoder
+    from course_utils.explorer.widget import LatentExplorer
 
     print(f"# {datetime.date.today().isoformat()}, {platform.processor() or platform.machine()}"
           f", {os.cpu_count()} CPUs, Python {platform.python_version()}, TensorFlow "

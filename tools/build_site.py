@@ -49,7 +49,6 @@ ASSETS = Path(__file__).resolve().parent / "site_assets"
 TEMPLATES = ASSETS / "templates"
 SITE_CSS = ASSETS / "course.css"
 
-sys.path.insert(0, str(ROOT))
 from course_utils.report import HEADLINE_MIME  # noqa: E402
 
 __all__ = [
@@ -782,7 +781,7 @@ def explorer_bundle_source(module: str | None = None) -> str:
         If the module still imports anything or its exports are not the expected ones.
     """
     if module is None:
-        from course_utils.explorer import explorer_module_source
+        from course_utils.explorer.widget import explorer_module_source
         module = explorer_module_source()
     if _IMPORT.search(module):
         raise SiteError("The explorer's module imports another module; a classic script "
@@ -791,7 +790,7 @@ def explorer_bundle_source(module: str | None = None) -> str:
     if re.search(r"^\s*export\b", body, re.M):
         raise SiteError("The explorer's module has an export this bundler does not know.")
     return (
-        "/* The course's latent explorer (course_utils/explorer_js), bundled by "
+        "/* The course's latent explorer (course_utils/explorer/js), bundled by "
         "tools/build_site.py as one classic script. */\n"
         "(function () {\n\"use strict\";\n" + body + "\n"
         "window.courseExplorer = { mountStatic, createStaticModel, loadDecoder, render };\n"
@@ -831,7 +830,7 @@ def write_explorer_assets(folder: Path, data: dict | None = None) -> PageAssets:
         The two scripts, data first, for the lesson page.
     """
     if data is None:
-        from course_utils.explorer import static_explorer_data
+        from course_utils.explorer.widget import static_explorer_data
         data = static_explorer_data()
     folder.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(data, separators=(",", ":"))

@@ -44,7 +44,6 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE, CheckResult  # noqa: E402
 

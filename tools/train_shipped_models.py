@@ -1,6 +1,6 @@
-"""Train the small VAEs that ship in ``course_utils/_models/`` and print their hashes.
+"""Train the small VAEs that ship in ``course_utils/models/shipped/`` and print their hashes.
 
-Each model in ``course_utils.pretrained.PRETRAINED`` is trained on the EMBEDDED
+Each model in ``course_utils.models.pretrained.PRETRAINED`` is trained on the EMBEDDED
 training subset of its dataset only (4,000 images; the last 10 % held out for
 validation), with ``set_seed`` and TensorFlow's op determinism, then stored as an
 ``.npz`` of float16 weights with a JSON description written by
@@ -30,14 +30,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from course_utils.data import load_dataset  # noqa: E402
-from course_utils.datafiles import write_npz_deterministic  # noqa: E402
-from course_utils.pretrained import (  # noqa: E402
+from course_utils.data.datasets import load_dataset  # noqa: E402
+from course_utils.data.files import write_npz_deterministic  # noqa: E402
+from course_utils.models.pretrained import (  # noqa: E402
     CONFIG_KEY,
     FORMAT_VERSION,
     MODELS_DIR,
@@ -80,7 +79,7 @@ def fresh_copy(config: dict, arrays: dict):
 
 def train_one(name: str, out: Path) -> tuple[str, dict]:
     """Train, round, evaluate and write one model; return (sha256, config)."""
-    from course_utils.training import set_seed, train_vae
+    from course_utils.models.training import set_seed, train_vae
 
     entry, settings = PRETRAINED[name], TRAINING[name]
     config = {"format": FORMAT_VERSION, "name": name, "builder": entry.builder,
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     names = args.only or list(PRETRAINED)
     hashes = {name: train_one(name, args.out)[0] for name in names}
-    print("\nSHA-256 values for course_utils/pretrained.py:")
+    print("\nSHA-256 values for course_utils/models/pretrained.py:")
     for name, sha256 in hashes.items():
         same = "same as registered" if sha256 == PRETRAINED[name].sha256 else "NEW"
         print(f'    {name!r}: "{sha256}",  # {same}')

@@ -15,7 +15,7 @@ so that what one rejects the other rejects too:
   layer after a linear last layer;
 * :func:`check_not_affine`: the decoder is not an affine function of the code (hidden
   layers without a non-linear activation);
-* :func:`check_vae_accepts`: the course's :class:`~course_utils.vae.VAE` accepts it.
+* :func:`check_vae_accepts`: the course's :class:`~course_utils.models.vae.VAE` accepts it.
 
 :func:`check_logits_decoder` runs them all, in that order. Each raises
 :class:`~course_utils.exercises.core.CheckFailed` with advice that names the part of
@@ -306,8 +306,8 @@ def check_vae_accepts(model: keras.Model, encoder: keras.Model | None = None) ->
     CheckFailed
         Quoting the VAE's own error.
     """
-    from course_utils.models import build_dense_encoder
-    from course_utils.vae import VAE
+    from course_utils.models.networks import build_dense_encoder
+    from course_utils.models.vae import VAE
 
     if encoder is None:
         encoder = build_dense_encoder(int(model.inputs[0].shape[1]), gaussian=True)

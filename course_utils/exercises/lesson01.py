@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils import evaluation, latent
+from course_utils.evaluation import reconstruction as evaluation
 from course_utils.exercises.core import Exercise, Prediction, expect
+from course_utils.latent import sampling as latent
 
 __all__ = ["p1", "q1", "q2", "q3"]
 

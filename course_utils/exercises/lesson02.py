@@ -20,10 +20,12 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils import estimators, latent_space, latent_usage, likelihoods, losses
+from course_utils.elbo import estimators, likelihoods, losses
+from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
-from course_utils.layers import Sampling
-from course_utils.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
+from course_utils.latent import sampling
+from course_utils.latent import usage as latent_usage
+from course_utils.models.layers import Sampling
 
 __all__ = [
     "p1",
@@ -374,7 +376,7 @@ q2 = Exercise(
         "sigma = sqrt(sigma^2) = exp(log(sigma^2) / 2): the square root becomes a factor "
         "1/2 inside the exponential.",
     ),
-    forbidden=(Sampling, latent_space.sample_aggregate_posterior),
+    forbidden=(Sampling, sampling.sample_aggregate_posterior),
 )
 
 

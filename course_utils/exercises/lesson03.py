@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from course_utils import layers as course_layers
-from course_utils import likelihoods, losses, vae
+from course_utils.elbo import likelihoods, losses
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.models import layers as course_layers
+from course_utils.models import vae
 
 __all__ = ["q1", "q2", "q3", "q4", "p1", "sample", "vae_loss", "train_step", "implied_kl_weight",
            "LOSS_NAMES"]

@@ -23,9 +23,12 @@ import numpy as np
 from keras import layers
 from numpy.typing import ArrayLike
 
-from course_utils import latent_usage, losses, models, vae
+from course_utils.elbo import losses
 from course_utils.exercises import decoder_checks
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.latent import usage as latent_usage
+from course_utils.models import networks as models
+from course_utils.models import vae
 
 __all__ = [
     "q1",

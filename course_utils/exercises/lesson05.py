@@ -16,8 +16,10 @@ import math
 
 import numpy as np
 
-from course_utils import likelihoods, losses, vae
+from course_utils.elbo import likelihoods, losses
+from course_utils.evaluation import importance_weighting
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.models import vae
 
 __all__ = [
     "p1",
@@ -196,8 +198,8 @@ q2 = Exercise(
         "With m the largest log weight of a row: log mean exp(a_i) = m + log mean "
         "exp(a_i - m); every exponent is then at most 0 and the largest term is 1.",
     ),
-    forbidden=(likelihoods.bounds_by_k, likelihoods.log_mean_exp,
-               likelihoods.importance_weighted_bound),
+    forbidden=(importance_weighting.bounds_by_k, importance_weighting.log_mean_exp,
+               importance_weighting.importance_weighted_bound),
 )
 
 

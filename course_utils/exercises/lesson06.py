@@ -6,8 +6,9 @@ from statistics import NormalDist
 
 import numpy as np
 
-from course_utils import latent, latent_space
 from course_utils.exercises.core import Exercise, Prediction, expect
+from course_utils.latent import decoding as latent_space
+from course_utils.latent import sampling as latent
 
 __all__ = ["q1", "q2", "q3", "p1"]
 

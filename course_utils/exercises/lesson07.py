@@ -15,8 +15,9 @@ import math
 
 import numpy as np
 
-from course_utils import kl_schedules, latent_usage, vae
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.latent import usage as latent_usage
+from course_utils.models import kl_schedules, vae
 
 __all__ = ["q1", "q2", "q3", "p1", "warmup_weight", "free_bits_kl", "count_active_units"]
 

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from course_utils import inference_gaps, likelihoods
+from course_utils.elbo.toy_models import LinearGaussianModel
+from course_utils.evaluation import importance_weighting, inference_gaps
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
-from course_utils.toy_models import LinearGaussianModel
 
 __all__ = ["q1", "q2", "q3", "p1", "log_mean_exp", "amortisation_gap", "bits_per_dim"]
 
@@ -98,8 +98,8 @@ q1 = Exercise(
         "largest value of the row (keepdims=True keeps it broadcastable), so every "
         "exponent is at most 0 and the largest is exactly exp(0) = 1.",
     ),
-    forbidden=(inference_gaps.log_mean_exp, likelihoods.bounds_by_k,
-               likelihoods.importance_weighted_bound),
+    forbidden=(importance_weighting.log_mean_exp, importance_weighting.bounds_by_k,
+               importance_weighting.importance_weighted_bound),
 )
 
 

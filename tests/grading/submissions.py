@@ -70,7 +70,7 @@ return squared.reshape(len(squared), -1).sum(axis=1)
             shortcuts=(
                 _after("my_per_image_mse = ex.q1.reference"),
                 _body("""
-from course_utils.evaluation import reconstruction_mse
+from course_utils.evaluation.reconstruction import reconstruction_mse
 return reconstruction_mse(images, reconstructions)
 """),
                 _body("return reconstruction_mse(images, reconstructions)"),
@@ -95,7 +95,7 @@ return (differences ** 2).sum(axis=-1).min(axis=1)
             phrase="squared distances",
             shortcuts=(
                 _body("""
-from course_utils.latent import nearest_code_distance
+from course_utils.latent.sampling import nearest_code_distance
 return nearest_code_distance(points, codes)
 """),
                 _after("my_nearest_distance = lambda points, codes: ex.nearest_distance("
@@ -115,7 +115,7 @@ identity = np.broadcast_to(np.eye(mean.shape[1]), (len(mean), mean.shape[1], mea
 return gaussian_kl(mean, diagonal_covariance(log_var), np.zeros_like(mean), identity)
 """),
                 _body("""
-from course_utils.latent_usage import kl_per_dimension
+from course_utils.latent.usage import kl_per_dimension
 return np.array([kl_per_dimension(mean[i:i + 1], log_var[i:i + 1]).sum()
                  for i in range(len(mean))])
 """),
@@ -143,7 +143,7 @@ return np.mean(per_example)
             phrase="averaged over pixels",
             shortcuts=(
                 _body("""
-from course_utils.likelihoods import implied_kl_weight
+from course_utils.elbo.likelihoods import implied_kl_weight
 return implied_kl_weight(pixel_count, reduction="mean", kl_weight=1e-3 / latent_dim)
 """),
                 _after("my_implied_beta = ex.implied_beta"),
@@ -171,7 +171,7 @@ return z_mean + ops.exp(0.5 * z_log_var) * eps
             phrase="shared by the whole batch",
             shortcuts=(
                 _after("my_sample = ex.sample"),
-                _after("from course_utils.layers import Sampling\n\n"
+                _after("from course_utils.models.layers import Sampling\n\n"
                        "sampling_layer = Sampling()\n"
                        "my_sample = lambda z_mean, z_log_var: sampling_layer([z_mean, z_log_var])"),
                 _hidden("lesson03", "sample", "z_mean, z_log_var"),
@@ -188,7 +188,7 @@ return {"loss": reconstruction_loss + kl_loss,
             phrase="784 times too small",
             shortcuts=(
                 _body("""
-from course_utils.losses import negative_elbo
+from course_utils.elbo.losses import negative_elbo
 return negative_elbo(x, logits, z_mean, z_log_var)
 """),
                 _after("my_vae_loss = ex.vae_loss"),
@@ -216,7 +216,7 @@ return terms
             phrase="upside down",
             shortcuts=(
                 _body("""
-from course_utils.likelihoods import implied_kl_weight
+from course_utils.elbo.likelihoods import implied_kl_weight
 return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
 """),
                 _after("my_implied_kl_weight = ex.q4.reference"),
@@ -236,7 +236,7 @@ return per_pixel.reshape(len(x), -1).sum(axis=1) + kl
             shortcuts=(
                 _after("my_per_image_nelbo = ex.per_image_nelbo"),
                 _body("""
-from course_utils.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
+from course_utils.elbo.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
 z = z_mean + np.exp(0.5 * z_log_var) * eps
 return (np.asarray(bernoulli_nll_from_logits(x, decode(z)))
         + np.asarray(kl_divergence_standard_normal(z_mean, z_log_var)))
@@ -251,7 +251,7 @@ return (np.asarray(bernoulli_nll_from_logits(x, decode(z)))
                 _after("my_conv_decoder = lambda latent_dim: "
                        "build_conv_vae(latent_dim).decoder"),
                 _body("""
-from course_utils.models import build_conv_decoder
+from course_utils.models.networks import build_conv_decoder
 return build_conv_decoder(latent_dim)
 """),
                 _after("my_conv_decoder = ex.fixed_conv_decoder"),
@@ -356,7 +356,7 @@ return variances / variances.sum()
             phrase="not keep growing",
             shortcuts=(
                 _body("""
-from course_utils.kl_schedules import linear_warmup
+from course_utils.models.kl_schedules import linear_warmup
 return linear_warmup(epoch, warmup_epochs)
 """),
                 _after("my_warmup_weight = ex.warmup_weight"),
@@ -393,7 +393,7 @@ return np.log(np.mean(np.exp(log_w), axis=1))
             phrase="underflows",
             shortcuts=(
                 _body("""
-from course_utils.inference_gaps import log_mean_exp
+from course_utils.evaluation.inference_gaps import log_mean_exp
 return log_mean_exp(log_w)
 """),
                 _body("return bounds_by_k(log_w, [np.shape(log_w)[1]])[0][0]"),

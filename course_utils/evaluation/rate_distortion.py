@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int
-from course_utils.latent_usage import active_units, kl_per_dimension
+from course_utils.latent.usage import active_units, kl_per_dimension
 from course_utils.plotting import figure_and_axes
 
 __all__ = ["plot_rate_distortion", "rate_distortion_point"]
@@ -32,7 +32,7 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     images : array of shape (n, 28, 28, 1) or (n, 28, 28)
         Pixels in [0, 1] (the shape follows the VAE's ``image_shape``).
     samples : int
@@ -57,10 +57,10 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
     ValueError
         For images of the wrong shape or range, or a non-positive ``samples``.
     """
-    from course_utils.vae import VAE
+    from course_utils.models.vae import VAE
 
     if not isinstance(vae, VAE):
-        raise TypeError(f"vae must be a course_utils.vae.VAE; got {type(vae).__name__}.")
+        raise TypeError(f"vae must be a course_utils.models.vae.VAE; got {type(vae).__name__}.")
     samples = check_positive_int(samples, "samples")
     seed = check_positive_int(seed, "seed", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")

@@ -1,7 +1,7 @@
 """How good is a VAE? The bound's convergence, the inference gaps, and reading the number.
 
 Lesson 08 asks how far a VAE's ELBO is from ``log p(x)`` and why. With the
-importance-weighted bound ``L_k`` (:mod:`course_utils.likelihoods`) as the best
+importance-weighted bound ``L_k`` (:mod:`course_utils.elbo.likelihoods`) as the best
 available estimate of ``log p(x)``, the distance splits into (Cremer et al., 2018)
 
 * the **approximation gap** ``log p(x) - ELBO(q*)``, where ``q*`` is the best
@@ -17,7 +17,7 @@ row for any model (:func:`likelihood_row`, :func:`likelihood_table`), and for
 anomaly scores the probability that one set scores above another
 (:func:`score_above_probability`) with a histogram (:func:`plot_score_histograms`).
 
-:func:`log_mean_exp` lives in :mod:`course_utils.likelihoods` and is re-exported here
+:func:`log_mean_exp` lives in :mod:`course_utils.elbo.likelihoods` and is re-exported here
 for the lesson.
 """
 
@@ -31,11 +31,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from course_utils._validation import check_array, check_positive_int
-from course_utils.likelihoods import (
+from course_utils._validation import check_array, check_positive_int, check_positive_number
+from course_utils.evaluation.importance_weighting import (
     bounds_by_k,
     log_importance_weights,
     log_mean_exp,
+    scoring_log_sigma,
     scoring_nll,
 )
 from course_utils.plotting import figure_and_axes
@@ -45,7 +46,6 @@ __all__ = [
     "converged_k",
     "likelihood_row",
     "likelihood_table",
-    "log_mean_exp",
     "log_weights_for_q",
     "optimise_q",
     "plot_score_histograms",
@@ -57,7 +57,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _check_vae(vae: object) -> None:
     if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
+        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
                         f"load one with load_pretrained or build one with build_dense_vae.")
 
 
@@ -80,7 +80,8 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
                       widths: Sequence[float] = (1.0,)) -> np.ndarray:
     """Log importance weights ``log p(x|z) + log p(z) - log q(z)`` under a given ``q``.
 
-    Like :func:`course_utils.likelihoods.log_importance_weights`, but the proposal is
+    Like :func:`~course_utils.evaluation.importance_weighting.log_importance_weights`, but
+    the proposal is
     ``q = N(q_mean, diag(exp(q_log_var)))`` given by the caller (for instance the
     per-image optimum of :func:`optimise_q`) instead of the encoder's output.
 
@@ -88,11 +89,12 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     ``N(q_mean, width**2 diag(exp(q_log_var)))`` over the widths (a *defensive*
     mixture: a wide component keeps the weights bounded where ``q`` is too narrow).
     Each draw picks its component at random, so every block of weights is an unbiased
-    estimate of ``p(x)`` and :func:`~course_utils.likelihoods.bounds_by_k` applies.
+    estimate of ``p(x)`` and
+    :func:`~course_utils.evaluation.importance_weighting.bounds_by_k` applies.
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     images : array_like, shape (n, 28, 28, 1)
         Pixels in [0, 1].
     q_mean, q_log_var : array_like, shape (n, latent_dim)
@@ -105,7 +107,7 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     sigma : float or None
         None: the VAE's own likelihood. A positive number: score with the Gaussian
         ``N(x; sigmoid(logits), sigma**2 I)``, as
-        :func:`~course_utils.likelihoods.log_importance_weights` does.
+        :func:`~course_utils.evaluation.importance_weighting.log_importance_weights` does.
     widths : sequence of float
         Positive factors on ``q``'s standard deviations, one mixture component each;
         the default ``(1.0,)`` is ``q`` itself.
@@ -119,7 +121,7 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     _check_vae(vae)
     k = check_positive_int(k, "k")
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
-    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
+    log_sigma = scoring_log_sigma(sigma)
     scales = _widths(widths)
     x = vae._as_images(images, "images")
     mean, log_var = _q_arrays(vae, len(x), q_mean, q_log_var)
@@ -146,19 +148,11 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     return -nll.reshape(len(x), k) + log_prior - log_q
 
 
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not 0 < value < math.inf:
-        raise ValueError(f"expected {name} to be a positive finite number, got {value!r}, "
-                         f"fix: pass e.g. 0.2.")
-    return float(value)
-
-
 def _widths(widths: object) -> np.ndarray:
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise TypeError(f"expected widths to be a sequence of positive numbers, got "
                         f"{type(widths).__name__}, fix: pass e.g. (1.0, 2.0).")
-    scales = [_positive(w, "every width") for w in widths]
+    scales = [check_positive_number(w, "every width", example="2.0") for w in widths]
     if not scales:
         raise ValueError("expected at least one width, got an empty sequence, fix: pass "
                          "e.g. (1.0,).")
@@ -179,7 +173,7 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     images : array_like, shape (n, 28, 28, 1)
     steps : int
         Adam steps.
@@ -203,10 +197,8 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
     _check_vae(vae)
     steps = check_positive_int(steps, "steps")
     samples = check_positive_int(samples, "samples")
-    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
-        raise ValueError(f"expected a positive learning_rate, got {learning_rate!r}, fix: "
-                         f"pass e.g. 0.02.")
-    log_sigma = None if sigma is None else math.log(_positive(sigma, "sigma"))
+    learning_rate = check_positive_number(learning_rate, "learning_rate", example="0.05")
+    log_sigma = scoring_log_sigma(sigma)
     x = vae._as_images(images, "images")
     start_mean, start_log_var = vae.encode(x)
     mean = tf.Variable(np.asarray(start_mean, np.float32))
@@ -312,7 +304,7 @@ def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 100
     ----------
     name : str
         The model's name in the table.
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     images : array_like, shape (n, 28, 28, 1)
         The test images scored.
     data : str

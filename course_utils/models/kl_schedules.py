@@ -79,7 +79,7 @@ class KLSchedule(keras.callbacks.Callback):
     ------
     TypeError
         If ``schedule`` is not callable, or (when training starts) the model is not a
-        :class:`~course_utils.vae.VAE`, or the schedule returns something that is not
+        :class:`~course_utils.models.vae.VAE`, or the schedule returns something that is not
         a number.
     ValueError
         When training starts on a VAE built as a plain ELBO (build it with
@@ -96,10 +96,10 @@ class KLSchedule(keras.callbacks.Callback):
         self.values: list[float] = []
 
     def on_train_begin(self, logs=None) -> None:
-        from course_utils.vae import VAE
+        from course_utils.models.vae import VAE
 
         if not isinstance(self.model, VAE):
-            raise TypeError(f"KLSchedule sets the kl_weight of a course_utils.vae.VAE; got "
+            raise TypeError(f"KLSchedule sets the kl_weight of a course_utils.models.vae.VAE; got "
                             f"a {type(self.model).__name__}.")
         if not self.model.tracks_rate:
             raise ValueError("KLSchedule needs a VAE built with a KL weight, so that it logs "

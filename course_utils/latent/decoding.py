@@ -6,7 +6,7 @@ model and decode all their codes in ONE batched call, never one call per point.
 
 A "model" here is either
 
-* a :class:`course_utils.vae.VAE`, or anything else with an integer ``latent_dim``
+* a :class:`course_utils.models.vae.VAE`, or anything else with an integer ``latent_dim``
   and a ``decode(z)`` method mapping codes ``(n, latent_dim)`` to pixel
   probabilities ``(n, 28, 28, 1)`` or ``(n, 28, 28)``; or
 * a bare Keras decoder (input ``(batch, latent_dim)``). Its outputs are read as
@@ -39,8 +39,6 @@ __all__ = [
     "normal_quantile_grid",
     "normal_quantiles",
     "pca_2d",
-    "sample_aggregate_posterior",
-    "sample_prior",
     "tile_images",
 ]
 
@@ -398,46 +396,3 @@ def pca_2d(codes: object) -> PCAProjection:
 
 # ------------------------------------------------------------------- sampling
 
-def sample_prior(n: int, latent_dim: int, *, seed: int | None = 0) -> np.ndarray:
-    """Draw ``n`` codes from the prior N(0, I).
-
-    Returns
-    -------
-    numpy.ndarray of shape (n, latent_dim), float32
-    """
-    n = check_positive_int(n, "n")
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, latent_dim)).astype(np.float32)
-
-
-def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
-                               seed: int | None = 0) -> np.ndarray:
-    """Draw ``n`` codes from the aggregate posterior ``q(z) = mean_i q(z | x_i)``.
-
-    Each draw picks an image ``i`` uniformly (with replacement) and then samples
-    ``z = z_mean[i] + exp(z_log_var[i] / 2) * eps`` with ``eps ~ N(0, I)``: where
-    the encoder actually puts the data, to compare with where the prior puts mass.
-
-    Parameters
-    ----------
-    z_mean, z_log_var : array-like of shape (m, latent_dim)
-        The encoder's outputs for ``m`` images (``vae.encode(x)``).
-    n : int
-        Number of codes to draw.
-    seed : int or None
-
-    Returns
-    -------
-    numpy.ndarray of shape (n, latent_dim), float32
-    """
-    mean = _check_codes(z_mean, "z_mean")
-    log_var = _check_codes(z_log_var, "z_log_var")
-    if mean.shape != log_var.shape:
-        raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
-                         f"and {log_var.shape}.")
-    n = check_positive_int(n, "n")
-    rng = np.random.default_rng(seed)
-    chosen = rng.integers(0, len(mean), size=n)
-    noise = rng.standard_normal((n, mean.shape[1]))
-    return (mean[chosen] + np.exp(0.5 * log_var[chosen]) * noise).astype(np.float32)

@@ -1,6 +1,6 @@
 // Decode latent codes to pixel probabilities in the page, with no kernel.
 //
-// A decoder arrives as a plain JSON "spec" written by course_utils.page_decoder
+// A decoder arrives as a plain JSON "spec" written by course_utils.explorer.page_decoder
 // (export_decoder): the layer list, shapes, activations and weights (base64,
 // little-endian float32, or float16 where that loses nothing). decode(code) runs
 // the layers in order and applies a sigmoid to the last layer's logits, exactly as
@@ -324,7 +324,7 @@ const STEPS = {
 // ------------------------------------------------------------------ decoder
 
 /**
- * Build a decoder from a spec (see course_utils.page_decoder.export_decoder).
+ * Build a decoder from a spec (see course_utils.explorer.page_decoder.export_decoder).
  *
  * @param {object} spec
  * @returns {{latentDim: number, height: number, width: number,

@@ -3,14 +3,14 @@
 They let the latent-space lesson and the latent explorer work without training
 first. Each was trained by ``tools/train_shipped_models.py`` on the embedded data
 subsets only (4,000 training images), with fixed seeds, and is stored in
-``course_utils/_models/`` as an ``.npz`` of float16 weights plus a JSON
+``course_utils/models/shipped/`` as an ``.npz`` of float16 weights plus a JSON
 description (architecture, training settings, test metrics). The bytes of a file
 depend only on its weights, so a retrain that reproduces the weights reproduces the
 file, and the SHA-256 below checks that a file arrived intact.
 
 Typical use::
 
-    vae = load_pretrained("mnist_conv")        # a compiled course_utils.vae.VAE
+    vae = load_pretrained("mnist_conv")        # a compiled course_utils.models.vae.VAE
     info = pretrained_metadata("mnist_conv")   # training settings and test metrics
 
 Weights are rounded to float16 to keep the files small (2.2 MB for all four) and
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.datafiles import DataFileError, sha256_of_file
+from course_utils.data.files import DataFileError, sha256_of_file
 
 __all__ = [
     "MODELS_DIR",
@@ -42,7 +42,7 @@ __all__ = [
     "pretrained_path",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parent / "_models"
+MODELS_DIR = Path(__file__).resolve().parent / "shipped"
 FORMAT_VERSION = 1
 CONFIG_KEY = "config"
 _BUILDERS = ("dense", "conv")
@@ -170,7 +170,7 @@ def pretrained_metadata(name: str, *, path: str | Path | None = None) -> dict[st
 
 def build_from_config(config: dict[str, Any], *, seed: int | None = 0):
     """Build the (untrained) VAE a model file describes; used by the loader and trainer."""
-    from course_utils.vae import build_conv_vae, build_dense_vae
+    from course_utils.models.vae import build_conv_vae, build_dense_vae
 
     builder = config["builder"]
     if builder not in _BUILDERS:
@@ -217,7 +217,7 @@ def load_pretrained(name: str, *, path: str | Path | None = None, compile: bool 
 
     Returns
     -------
-    course_utils.vae.VAE
+    course_utils.models.vae.VAE
         Input ``(batch, 28, 28, 1)``, weights as shipped (float32).
 
     Raises

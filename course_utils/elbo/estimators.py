@@ -1,7 +1,7 @@
 """Monte Carlo estimators that lesson 02 uses to check its derivations numerically.
 
 * :func:`kl_monte_carlo` estimates KL( N(mean, diag(exp(log_var))) || N(0, I) ) by
-  sampling, to compare with the closed form in :mod:`course_utils.losses`.
+  sampling, to compare with the closed form in :mod:`course_utils.elbo.losses`.
 * :func:`score_function_gradient` (REINFORCE) and :func:`pathwise_gradient`
   (reparameterization) estimate the gradient of ``E_{z ~ N(mean, exp(log_var))}[f(z)]``
   for ``f(z) = (z - target)**2``, whose value and gradient are known exactly
@@ -48,7 +48,7 @@ class Gradient(NamedTuple):
 
 
 # --------------------------------------------------------------------------- checks
-# (also used by course_utils.toy_models)
+# (also used by course_utils.elbo.toy_models)
 
 
 def _float_array(value: object, name: str, *, ndim: int) -> np.ndarray:

@@ -6,7 +6,14 @@ import numpy as np
 
 from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int
 
-__all__ = ["sample_box", "sample_fitted_gaussian", "nearest_code_distance", "hole_fraction"]
+__all__ = [
+    "sample_prior",
+    "sample_aggregate_posterior",
+    "sample_box",
+    "sample_fitted_gaussian",
+    "nearest_code_distance",
+    "hole_fraction",
+]
 
 
 def _codes(codes: object, name: str = "codes", *, min_len: int = 2) -> np.ndarray:
@@ -99,3 +106,48 @@ def hole_fraction(points: np.ndarray, codes: np.ndarray, *, quantile: float = 0.
     spacing = nearest_code_distance(codes[:half], reference)
     radius = float(np.quantile(spacing, quantile))
     return float((nearest_code_distance(points, reference) > radius).mean())
+
+
+def sample_prior(n: int, latent_dim: int, *, seed: int | None = 0) -> np.ndarray:
+    """Draw ``n`` codes from the prior N(0, I).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, latent_dim), float32
+    """
+    n = check_positive_int(n, "n")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
+                               seed: int | None = 0) -> np.ndarray:
+    """Draw ``n`` codes from the aggregate posterior ``q(z) = mean_i q(z | x_i)``.
+
+    Each draw picks an image ``i`` uniformly (with replacement) and then samples
+    ``z = z_mean[i] + exp(z_log_var[i] / 2) * eps`` with ``eps ~ N(0, I)``: where
+    the encoder actually puts the data, to compare with where the prior puts mass.
+
+    Parameters
+    ----------
+    z_mean, z_log_var : array-like of shape (m, latent_dim)
+        The encoder's outputs for ``m`` images (``vae.encode(x)``).
+    n : int
+        Number of codes to draw.
+    seed : int or None
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, latent_dim), float32
+    """
+    mean = _codes(z_mean, "z_mean", min_len=1)
+    log_var = _codes(z_log_var, "z_log_var", min_len=1)
+    if mean.shape != log_var.shape:
+        raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
+                         f"and {log_var.shape}.")
+    n = check_positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    chosen = rng.integers(0, len(mean), size=n)
+    noise = rng.standard_normal((n, mean.shape[1]))
+    return (mean[chosen] + np.exp(0.5 * log_var[chosen]) * noise).astype(np.float32)

@@ -8,15 +8,15 @@ its posterior mean, and another resets the code to the origin. For 2-D models a 
 the test images' codes, coloured by class, sets the code on click or drag. Use in a
 notebook::
 
-    from course_utils.explorer import LatentExplorer
+    from course_utils.explorer.widget import LatentExplorer
     explorer = LatentExplorer()             # shipped models, their embedded test images
     explorer                                # displays the widget
     LatentExplorer({"my VAE": vae}, images=data.x_test, labels=data.y_test)
 
 **Where it decodes.** The widget is an anywidget: its front end is one ES module
-(``explorer_js/``) that runs in JupyterLab, Notebook 7, Colab (ipywidgets 7) and VS
+(``js/``) that runs in JupyterLab, Notebook 7, Colab (ipywidgets 7) and VS
 Code. For the course's dense and convolutional decoders, the decoder's weights go to
-the browser once (:func:`course_utils.page_decoder.export_decoder`) and every slider
+the browser once (:func:`course_utils.explorer.page_decoder.export_decoder`) and every slider
 move is decoded there, in JavaScript, with no round trip to the kernel; the code goes
 back to Python a few times a second, so :attr:`LatentExplorer.code` stays right. Any
 other model (say a VAE with a decoder layer the page does not know) is decoded in the
@@ -61,7 +61,7 @@ DEFAULT_SCALE = 8
 SLIDER_STEP = 0.01   # codes are snapped to this grid, as the page's sliders snap them
 KEY_STEP = 0.1       # one arrow-key press in the page
 MAP_POINTS = 2000    # at most this many test codes on the 2-D map
-JS_DIR = Path(__file__).resolve().parent / "explorer_js"
+JS_DIR = Path(__file__).resolve().parent / "js"
 _JS_IMPORT = 'import { base64ToBytes, loadDecoder } from "./decoder.js";'
 STATIC_FORMAT = "course-utils-explorer"
 
@@ -264,7 +264,7 @@ def _model_latent_dim(model: object, name: str) -> int:
 
 
 def _check_sources(models: object) -> dict[str, object]:
-    from course_utils.pretrained import PRETRAINED
+    from course_utils.models.pretrained import PRETRAINED
 
     if models is None:
         return {name: name for name in PRETRAINED}
@@ -334,7 +334,7 @@ class _Catalogue:
         if name not in self._loaded:
             source = self.sources[name]
             if isinstance(source, str):
-                from course_utils.pretrained import load_pretrained
+                from course_utils.models.pretrained import load_pretrained
 
                 source = load_pretrained(source)
             self._loaded[name] = source
@@ -348,11 +348,11 @@ class _Catalogue:
         source = self.sources[name]
         if not isinstance(source, str):
             return None
-        from course_utils.pretrained import PRETRAINED
+        from course_utils.models.pretrained import PRETRAINED
 
         dataset = PRETRAINED[source].dataset
         if dataset not in self._datasets and load:
-            from course_utils.data import load_dataset
+            from course_utils.data.datasets import load_dataset
 
             self._datasets[dataset] = load_dataset(dataset, embedded_only=True)
         return self._datasets.get(dataset)
@@ -392,7 +392,7 @@ class _Catalogue:
     def spec(self, name: str) -> tuple[dict | None, str]:
         """The page spec of a model's decoder, or None and the reason."""
         if name not in self._specs:
-            from course_utils.page_decoder import try_export_decoder
+            from course_utils.explorer.page_decoder import try_export_decoder
 
             self._specs[name] = try_export_decoder(self.model(name))
         return self._specs[name]
@@ -426,7 +426,7 @@ class LatentExplorer:
     Parameters
     ----------
     models : None, VAE, or mapping of str to (VAE or str)
-        None: every shipped model of :data:`course_utils.pretrained.PRETRAINED`,
+        None: every shipped model of :data:`course_utils.models.pretrained.PRETRAINED`,
         each loaded when first selected. A single VAE: that model alone. A mapping:
         menu label -> VAE, or -> the name of a shipped model (loaded when selected).
     images : None, array of shape (n, 28, 28[, 1]), or mapping of str to such arrays
@@ -527,7 +527,7 @@ class LatentExplorer:
         """Pixel probabilities for the current code, shape (28, 28), decoded in Python."""
         key = (self.model_name, tuple(self.widget.code))
         if self._decoded_cache is None or self._decoded_cache[0] != key:
-            from course_utils.latent_space import decode_point
+            from course_utils.latent.decoding import decode_point
 
             self._decoded_cache = (key, decode_point(self.model, self.code.astype(np.float32)))
         return self._decoded_cache[1]

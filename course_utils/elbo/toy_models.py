@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils.estimators import _count, _float_array, _float_scalar, _rng, _same_shape
+from course_utils.elbo.estimators import _count, _float_array, _float_scalar, _rng, _same_shape
 
 __all__ = ["LinearGaussianModel", "gaussian_kl", "diagonal_covariance"]
 

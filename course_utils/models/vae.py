@@ -2,7 +2,7 @@
 
 :class:`VAE` joins an encoder (image -> ``[z_mean, z_log_var]``) and a decoder
 (``z`` -> pixel logits). Training minimizes the negative ELBO of
-:func:`course_utils.losses.negative_elbo`: a Bernoulli reconstruction term summed
+:func:`course_utils.elbo.losses.negative_elbo`: a Bernoulli reconstruction term summed
 over pixels plus the KL divergence to the prior N(0, I), both averaged over images,
 in nats. Typical use::
 
@@ -54,14 +54,14 @@ from course_utils._validation import (
     check_int_sequence,
     check_positive_int,
 )
-from course_utils.layers import Sampling
-from course_utils.losses import (
+from course_utils.elbo.losses import (
     bernoulli_nll_from_logits,
     gaussian_nll,
     kl_divergence_standard_normal,
     negative_elbo,
 )
-from course_utils.models import (
+from course_utils.models.layers import Sampling
+from course_utils.models.networks import (
     build_conv_decoder,
     build_conv_encoder,
     build_dense_decoder,
@@ -109,9 +109,9 @@ class VAE(keras.Model):
     likelihood : {"bernoulli", "gaussian"}
         The decoder's distribution p(x|z), whose negative log is the reconstruction
         term. ``"bernoulli"``: binary cross-entropy from the logits
-        (:func:`~course_utils.losses.bernoulli_nll_from_logits`). ``"gaussian"``:
+        (:func:`~course_utils.elbo.losses.bernoulli_nll_from_logits`). ``"gaussian"``:
         ``-log N(x; sigmoid(logits), sigma**2 I)``
-        (:func:`~course_utils.losses.gaussian_nll`); the mean goes through a sigmoid
+        (:func:`~course_utils.elbo.losses.gaussian_nll`); the mean goes through a sigmoid
         so that it lies in (0, 1) like the pixels.
     sigma : float, "learned" or None
         Only for ``likelihood="gaussian"`` (must be None for Bernoulli). A positive
@@ -128,7 +128,7 @@ class VAE(keras.Model):
     kl_weight : float
         The weight beta >= 0 of the KL term in the training loss (1.0: the negative
         ELBO). It lives in a non-trainable variable, so setting ``vae.kl_weight``
-        between epochs (e.g. by :class:`course_utils.kl_schedules.KLSchedule`) takes
+        between epochs (e.g. by :class:`course_utils.models.kl_schedules.KLSchedule`) takes
         effect without retracing the training step.
     free_bits : float
         A floor lambda >= 0 in nats under each latent dimension's KL, averaged over the
@@ -136,7 +136,7 @@ class VAE(keras.Model):
         ``sum_u max(lambda, mean_batch KL_u)`` (:func:`free_bits_kl`), so a dimension
         below the floor gets no gradient from it. 0.0 (the default) means no floor.
     seed : int or None
-        Seed of the :class:`~course_utils.layers.Sampling` layer, so the noise drawn
+        Seed of the :class:`~course_utils.models.layers.Sampling` layer, so the noise drawn
         during training and evaluation is reproducible. It does not seed the
         initial weights (use ``keras.utils.set_random_seed`` for that).
     **kwargs
@@ -281,7 +281,7 @@ class VAE(keras.Model):
             on a CPU) switches XLA on at the first ``fit`` that runs at least
             :data:`XLA_MIN_STEPS` training steps, long enough to pay for compiling, and
             keeps it. On a CPU, XLA is allowed even with op determinism on
-            (:func:`course_utils.training.set_seed`), which Keras refuses: it gives the
+            (:func:`course_utils.models.training.set_seed`), which Keras refuses: it gives the
             same numbers for the same seed there (tested), though not the same numbers
             as without XLA. ``evaluate`` and the validation never use XLA (compiling it
             costs more than it saves).
@@ -375,7 +375,7 @@ class VAE(keras.Model):
         """``-log p(x|z)`` of each image under this VAE's likelihood, summed over pixels.
 
         The ``reduction`` option is not applied: this is the model's log-likelihood,
-        which :func:`course_utils.likelihoods.importance_weighted_bound` uses.
+        which :func:`course_utils.evaluation.importance_weighting.importance_weighted_bound` uses.
 
         Parameters
         ----------

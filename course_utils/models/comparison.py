@@ -78,7 +78,7 @@ def multiply_adds(model: keras.Model) -> int:
     ----------
     model : keras.Model
         A built model whose layers have known input and output shapes (functional
-        models, or subclassed models made of them such as :class:`course_utils.vae.VAE`).
+        models, or subclassed models made of them such as :class:`course_utils.models.vae.VAE`).
 
     Returns
     -------
@@ -146,7 +146,7 @@ class RunResult:
                 not isinstance(self.epoch_seconds, Sequence):
             raise TypeError(f"epoch_seconds must be a sequence of seconds, one per epoch; got "
                             f"{type(self.epoch_seconds).__name__}. Pass history.epoch_seconds "
-                            "from course_utils.training.train_vae.")
+                            "from course_utils.models.training.train_vae.")
         seconds = tuple(_finite_number(s, "each of epoch_seconds") for s in self.epoch_seconds)
         if not seconds or min(seconds) <= 0:
             raise ValueError(f"epoch_seconds must hold one positive time per epoch; got "
@@ -196,7 +196,7 @@ class RunResult:
         model : keras.Model
             The trained model (parameters and multiply-adds are read from it).
         history : keras.callbacks.History
-            As returned by :func:`course_utils.training.train_vae`, with ``epoch_seconds``.
+            As returned by :func:`course_utils.models.training.train_vae`, with ``epoch_seconds``.
         test_losses : mapping of str to float
             ``vae.evaluate_nelbo(x_test)``.
 
@@ -207,7 +207,7 @@ class RunResult:
         seconds = getattr(history, "epoch_seconds", None)
         if seconds is None:
             raise TypeError("history has no epoch_seconds; train with "
-                            "course_utils.training.train_vae, which records them.")
+                            "course_utils.models.training.train_vae, which records them.")
         return cls(name, int(model.count_params()), multiply_adds(model), tuple(seconds),
                    dict(test_losses))
 

@@ -203,16 +203,16 @@ def train_vae(
     verbose: int | str = 2,
     callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> keras.callbacks.History:
-    """Fit a :class:`~course_utils.vae.VAE` on images (no targets: it reconstructs them).
+    """Fit a :class:`~course_utils.models.vae.VAE` on images (no targets: it reconstructs them).
 
     The VAE is compiled with Adam at ``learning_rate`` unless it already has an
     optimizer (a reloaded model keeps its optimizer state and goes on training).
-    :meth:`~course_utils.vae.VAE.compile` sets the speed: several training steps per
+    :meth:`~course_utils.models.vae.VAE.compile` sets the speed: several training steps per
     call, and XLA for a long fit of a VAE without convolutions on a CPU.
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     x_train : numpy.ndarray of shape (n, 28, 28, 1) or (n, 28, 28)
         Training images in [0, 1], of the VAE's ``image_shape``.
     epochs, batch_size : int
@@ -222,7 +222,7 @@ def train_vae(
     learning_rate : float
     verbose : int or "auto"
     callbacks : list of keras.callbacks.Callback, optional
-        Passed to ``fit``, e.g. ``[KLWarmUp(10)]`` from :mod:`course_utils.kl_schedules`.
+        Passed to ``fit``, e.g. ``[KLWarmUp(10)]`` from :mod:`course_utils.models.kl_schedules`.
 
     Returns
     -------
@@ -237,10 +237,10 @@ def train_vae(
         As :func:`train_autoencoder`, and for a model that is not a VAE. Nothing about
         the VAE changes before every check has passed.
     """
-    from course_utils.vae import VAE
+    from course_utils.models.vae import VAE
 
     if not isinstance(vae, VAE):
-        raise TypeError(f"vae must be a course_utils.vae.VAE (e.g. build_dense_vae()); got "
+        raise TypeError(f"vae must be a course_utils.models.vae.VAE (e.g. build_dense_vae()); got "
                         f"{type(vae).__name__}. For a plain autoencoder use "
                         "train_autoencoder.")
     images = _check_fit_arguments(vae, x_train, epochs, batch_size, validation_split,

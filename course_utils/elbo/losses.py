@@ -62,7 +62,7 @@ def _check_data_targets(value: TensorLike, *, pixels: bool) -> None:
     """Refuse NaN or infinite targets ``x`` (and, for ``pixels``, values outside [0, 1]).
 
     Only targets given as data (NumPy arrays, lists, numbers) are checked: a tensor's
-    values are unknown inside a traced training step, and :class:`~course_utils.vae.VAE`
+    values are unknown inside a traced training step, and :class:`~course_utils.models.vae.VAE`
     checks its images before it trains or evaluates.
     """
     if ops.is_tensor(value) or isinstance(value, keras.KerasTensor):

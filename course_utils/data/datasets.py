@@ -29,7 +29,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from course_utils.datafiles import DataFileError, read_idx, read_npz_splits
+from course_utils.data.files import DataFileError, read_idx, read_npz_splits
 
 __all__ = [
     "DATASETS",
@@ -72,7 +72,7 @@ FASHION_MNIST_STEMS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-EMBEDDED_DIR = Path(__file__).resolve().parent / "_data"
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 # Written by tools/build_embedded_data.py, which reproduces these bytes exactly.
 EMBEDDED_FILES = {
     "mnist": ("mnist_embedded.npz",

@@ -15,25 +15,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from course_utils._validation import check_curves, check_vector
 from course_utils.plotting import figure_and_axes
 
-__all__ = ["plot_elbo_versus_mean", "plot_estimator_histograms"]
-
-
-def _vector(value: object, name: str, *, min_len: int = 1) -> np.ndarray:
-    """``value`` as a finite 1-D float64 array with at least ``min_len`` entries."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a 1-D array of numbers, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
-    if array.ndim != 1 or len(array) < min_len:
-        raise ValueError(f"expected {name} to be 1-D with at least {min_len} entries, got "
-                         f"shape {array.shape}, fix: pass one value per point.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check how "
-                         f"the values were computed.")
-    return array
+__all__ = [
+    "plot_elbo_versus_mean",
+    "plot_estimator_histograms",
+    "plot_pixel_losses",
+]
 
 
 def _finite(value: object, name: str) -> float:
@@ -82,11 +71,12 @@ def plot_elbo_versus_mean(means: ArrayLike, elbos: Mapping[str, ArrayLike],
         If ``elbos`` is empty, a curve's length differs from ``means``, or a value is
         not finite.
     """
-    means = _vector(means, "means", min_len=2)
+    means = check_vector(means, "means", min_len=2)
     if not isinstance(elbos, Mapping) or not elbos:
         raise ValueError("expected elbos to be a non-empty dict of label -> ELBO values, "
                          f"got {elbos!r}, fix: pass e.g. {{'q variance 1': values}}.")
-    curves = {str(label): _vector(values, f"elbos[{label!r}]") for label, values in elbos.items()}
+    curves = {str(label): check_vector(values, f"elbos[{label!r}]")
+              for label, values in elbos.items()}
     for label, values in curves.items():
         if values.shape != means.shape:
             raise ValueError(f"expected elbos[{label!r}] to have one value per mean "
@@ -150,7 +140,7 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
                         f"e.g. bins=80.")
     if bins < 2:
         raise ValueError(f"expected bins >= 2, got {bins}, fix: pass e.g. bins=80.")
-    samples = {str(label): _vector(values, f"estimates[{label!r}]", min_len=2)
+    samples = {str(label): check_vector(values, f"estimates[{label!r}]", min_len=2)
                for label, values in estimates.items()}
     exact = _finite(exact, "exact")
     pooled = np.concatenate(list(samples.values()))
@@ -167,4 +157,41 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
                label=f"exact gradient {exact:.3g}")
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend(fontsize=8, loc="upper left")
+    return figure
+
+
+def plot_pixel_losses(predictions: ArrayLike, losses: Mapping[str, ArrayLike], *,
+                      target: float | None = None, ax: Axes | None = None,
+                      title: str = "Loss of one pixel") -> Figure:
+    """Draw per-pixel losses as functions of the predicted value.
+
+    Parameters
+    ----------
+    predictions : array_like of shape (m,)
+        The predicted pixel values (x axis).
+    losses : dict of str to array_like of shape (m,)
+        One curve per loss, keyed by its legend label.
+    target : float, optional
+        The target pixel value, drawn as a dotted vertical line.
+    ax : matplotlib Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    predictions = check_vector(predictions, "predictions")
+    curves = check_curves(losses, "losses")
+    for label, values in curves.items():
+        if values.shape != predictions.shape:
+            raise ValueError(f"expected losses[{label!r}] to have one value per prediction "
+                             f"({len(predictions)}), got {len(values)}, fix: evaluate the "
+                             f"loss at every prediction.")
+    figure, ax = figure_and_axes(ax, (6, 3.5))
+    for label, values in curves.items():
+        ax.plot(predictions, values, label=label)
+    if target is not None:
+        ax.axvline(float(target), color="grey", linestyle=":", label=f"target {target:g}")
+    ax.set(xlabel="predicted pixel value", ylabel="loss (nats)", title=title)
+    ax.legend(fontsize=8)
     return figure

@@ -2,7 +2,7 @@
 
 :func:`export_decoder` turns the decoder of a course VAE into a small JSON-able
 *spec*: the layers in order, their shapes and activations, and their weights as
-base64 strings. The JavaScript module ``explorer_js/decoder.js`` runs that spec in
+base64 strings. The JavaScript module ``js/decoder.js`` runs that spec in
 the browser (or in node), and :func:`decode_with_spec` runs it in NumPy. Both compute
 what ``VAE.decode`` computes, the sigmoid of the decoder's logits, to within 1e-4 per
 pixel (``tests/test_explorer_js.py`` checks the JavaScript against Keras).
@@ -214,11 +214,11 @@ def _layer_chain(decoder) -> list:
 
 
 def _decoder_of(model) -> tuple[Any, int, tuple[int, int]]:
-    vae_module = sys.modules.get("course_utils.vae")  # not imported: no VAE exists yet
+    vae_module = sys.modules.get("course_utils.models.vae")  # not imported: no VAE exists yet
     VAE = getattr(vae_module, "VAE", None)  # noqa: N806
     if VAE is None or not isinstance(model, VAE):
         raise _Unsupported(f"{type(model).__name__} is not a course VAE "
-                           "(course_utils.vae.VAE), so its decode is unknown to the page")
+                           "(course_utils.models.vae.VAE), so its decode is unknown to the page")
     for method in ("decode", "_traced_decode"):
         if getattr(type(model), method) is not getattr(VAE, method):
             raise _Unsupported(f"{type(model).__name__} overrides VAE.{method}")
@@ -269,7 +269,7 @@ def try_export_decoder(model: object, *, allow_float16: bool = True,
     Parameters
     ----------
     model : object
-        Usually a :class:`course_utils.vae.VAE`; anything else is not exported.
+        Usually a :class:`course_utils.models.vae.VAE`; anything else is not exported.
     allow_float16 : bool
         Store a weight array as float16 when that represents it exactly.
     verify : bool
