@@ -1,5 +1,6 @@
 """Input checks shared by the public helpers.
 
+The one home of input checks: every module of ``course_utils`` validates with these.
 Each raises ``TypeError`` or ``ValueError`` saying what was expected, what was
 received and how to fix it. Helpers call these checks BEFORE they change any model
 state (building, compiling, tracing), so a refused call leaves the learner's objects
@@ -15,6 +16,7 @@ The two array checks:
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -38,29 +40,32 @@ _NAN_FIX = ("replace them, e.g. np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise if it is not a whole number >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number; got {type(value).__name__} {value!r}.")
+        raise TypeError(f"expected {name} to be a whole number, got {type(value).__name__} "
+                        f"{value!r}, fix: pass an int such as {max(minimum, 1) * 10}.")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+        raise ValueError(f"expected {name} >= {minimum}, got {value}, fix: pass a larger "
+                         "number.")
     return int(value)
 
 
 def check_positive_number(value: object, name: str, *, example: str = "1e-3") -> float:
     """Return ``value`` as a float, or raise if it is not a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number such as {example}; got "
-                        f"{type(value).__name__} {value!r}.")
+        raise TypeError(f"expected {name} to be a positive number, got "
+                        f"{type(value).__name__} {value!r}, fix: pass a float such as "
+                        f"{example}.")
     number = float(value)
     if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be a positive finite number such as {example}; got "
-                         f"{value!r}.")
+        raise ValueError(f"expected {name} to be a positive finite number, got {value!r}, "
+                         f"fix: pass a float such as {example}.")
     return number
 
 
 def check_int_sequence(values: object, name: str) -> tuple[int, ...]:
     """Return a tuple of positive ints (layer widths, say)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence of whole numbers such as (512, 256); "
-                        f"got {values!r}.")
+        raise TypeError(f"expected {name} to be a sequence of whole numbers, got "
+                        f"{values!r}, fix: pass a tuple such as (512, 256).")
     return tuple(check_positive_int(v, f"each entry of {name}") for v in values)
 
 
@@ -294,3 +299,46 @@ def check_curves(curves: object, name: str) -> dict[str, np.ndarray]:
                          f"{curves!r}, fix: pass e.g. {{'BCE': values}}.")
     return {str(label): check_vector(values, f"{name}[{label!r}]")
             for label, values in curves.items()}
+
+
+# ----------------------------------------------------- float64 maths (lessons 02, 08)
+
+def check_float_array(value: object, name: str, *, ndim: int) -> np.ndarray:
+    """Return ``value`` as a finite float64 array with ``ndim`` dimensions."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"expected {name} to be a numeric array, got "
+                        f"{type(value).__name__}, fix: pass a NumPy array of floats.") from error
+    if array.ndim != ndim:
+        raise ValueError(f"expected {name} to have {ndim} dimension(s), got shape "
+                         f"{array.shape}, fix: reshape it (e.g. x[None, :] adds a batch axis).")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check the "
+                         f"values you pass.")
+    return array
+
+
+def check_real_number(value: object, name: str) -> float:
+    """Return ``value`` as a finite Python float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"expected {name} to be a real number, got {type(value).__name__} "
+                        f"{value!r}, fix: pass a float such as 0.0.")
+    if not math.isfinite(value):
+        raise ValueError(f"expected {name} to be finite, got {value}, fix: pass a finite "
+                         f"float.")
+    return float(value)
+
+
+def rng_from_seed(seed: object) -> np.random.Generator:
+    """A fresh generator from ``seed`` (an int >= 0, or None for fresh entropy)."""
+    if seed is not None:
+        check_positive_int(seed, "seed", minimum=0)
+    return np.random.default_rng(seed)
+
+
+def check_same_shape(a: np.ndarray, name_a: str, b: np.ndarray, name_b: str) -> None:
+    """Raise ``ValueError`` unless arrays ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"expected {name_a} and {name_b} to have the same shape, got "
+                         f"{a.shape} and {b.shape}, fix: pass one row per example for both.")

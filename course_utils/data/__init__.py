@@ -5,34 +5,12 @@ copy, Keras's cache, a download, or the real subsets embedded in ``data/embedded
 ``files`` reads and writes those files and checks their hashes.
 """
 
-from course_utils.data.datasets import (
-    DATASETS,
-    SOURCE_ORDER,
-    SPLITS,
-    DataFileError,
-    DataSource,
-    ImageDataset,
-    keras_cache_dir,
-    load_dataset,
-)
-from course_utils.data.files import (
-    read_idx,
-    read_npz_splits,
-    sha256_of_file,
-    write_npz_deterministic,
-)
+from course_utils.data import datasets, files
+from course_utils.data.datasets import *
+from course_utils.data.files import *
 
-__all__ = [
-    "DATASETS",
-    "SPLITS",
-    "SOURCE_ORDER",
-    "DataFileError",
-    "DataSource",
-    "ImageDataset",
-    "load_dataset",
-    "keras_cache_dir",
-    "sha256_of_file",
-    "read_idx",
-    "read_npz_splits",
-    "write_npz_deterministic",
-]
+# Every public name of the modules above; each module's __all__ is the one list.
+__all__ = sorted({
+    *datasets.__all__,
+    *files.__all__,
+})

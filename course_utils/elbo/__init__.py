@@ -8,54 +8,18 @@
 * ``plots``: figures of the ELBO, estimator spreads and per-pixel losses.
 """
 
-from course_utils.elbo.estimators import (
-    Gradient,
-    analytic_gradient,
-    expected_squared_distance,
-    kl_monte_carlo,
-    pathwise_gradient,
-    score_function_gradient,
-)
-from course_utils.elbo.likelihoods import (
-    bernoulli_entropy_floor,
-    continuous_bernoulli_log_norm,
-    implied_kl_weight,
-    implied_sigma_squared,
-    max_likelihood_sigma,
-)
-from course_utils.elbo.losses import (
-    bernoulli_nll_from_logits,
-    gaussian_nll,
-    kl_divergence_standard_normal,
-    negative_elbo,
-)
-from course_utils.elbo.plots import (
-    plot_elbo_versus_mean,
-    plot_estimator_histograms,
-    plot_pixel_losses,
-)
-from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
+from course_utils.elbo import estimators, likelihoods, losses, plots, toy_models
+from course_utils.elbo.estimators import *
+from course_utils.elbo.likelihoods import *
+from course_utils.elbo.losses import *
+from course_utils.elbo.plots import *
+from course_utils.elbo.toy_models import *
 
-__all__ = [
-    "Gradient",
-    "kl_monte_carlo",
-    "expected_squared_distance",
-    "analytic_gradient",
-    "score_function_gradient",
-    "pathwise_gradient",
-    "implied_sigma_squared",
-    "implied_kl_weight",
-    "max_likelihood_sigma",
-    "bernoulli_entropy_floor",
-    "continuous_bernoulli_log_norm",
-    "kl_divergence_standard_normal",
-    "bernoulli_nll_from_logits",
-    "gaussian_nll",
-    "negative_elbo",
-    "plot_elbo_versus_mean",
-    "plot_estimator_histograms",
-    "plot_pixel_losses",
-    "LinearGaussianModel",
-    "gaussian_kl",
-    "diagonal_covariance",
-]
+# Every public name of the modules above; each module's __all__ is the one list.
+__all__ = sorted({
+    *estimators.__all__,
+    *likelihoods.__all__,
+    *losses.__all__,
+    *plots.__all__,
+    *toy_models.__all__,
+})

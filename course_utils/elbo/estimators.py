@@ -22,6 +22,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from course_utils._validation import (
+    check_float_array,
+    check_positive_int,
+    check_real_number,
+    check_same_shape,
+    rng_from_seed,
+)
+
 __all__ = [
     "Gradient",
     "kl_monte_carlo",
@@ -49,57 +57,6 @@ class Gradient(NamedTuple):
 
 # --------------------------------------------------------------------------- checks
 # (also used by course_utils.elbo.toy_models)
-
-
-def _float_array(value: object, name: str, *, ndim: int) -> np.ndarray:
-    """Return ``value`` as a finite float64 array with ``ndim`` dimensions."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a numeric array, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array of floats.") from error
-    if array.ndim != ndim:
-        raise ValueError(f"expected {name} to have {ndim} dimension(s), got shape "
-                         f"{array.shape}, fix: reshape it (e.g. x[None, :] adds a batch axis).")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check the "
-                         f"values you pass.")
-    return array
-
-
-def _float_scalar(value: object, name: str) -> float:
-    """Return ``value`` as a finite Python float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"expected {name} to be a real number, got {type(value).__name__} "
-                        f"{value!r}, fix: pass a float such as 0.0.")
-    if not math.isfinite(value):
-        raise ValueError(f"expected {name} to be finite, got {value}, fix: pass a finite "
-                         f"float.")
-    return float(value)
-
-
-def _count(value: object, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be a whole number, got {type(value).__name__} "
-                        f"{value!r}, fix: pass an int such as 1000.")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}, fix: pass a larger "
-                         f"number.")
-    return int(value)
-
-
-def _rng(seed: object) -> np.random.Generator:
-    """A fresh generator from ``seed`` (an int >= 0, or None for fresh entropy)."""
-    if seed is not None:
-        _count(seed, "seed", minimum=0)
-    return np.random.default_rng(seed)
-
-
-def _same_shape(a: np.ndarray, name_a: str, b: np.ndarray, name_b: str) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"expected {name_a} and {name_b} to have the same shape, got "
-                         f"{a.shape} and {b.shape}, fix: pass one row per example for both.")
 
 
 # ----------------------------------------------------------------------------- KL
@@ -137,11 +94,11 @@ def kl_monte_carlo(z_mean: ArrayLike, z_log_var: ArrayLike, n_samples: int = 10_
     ValueError
         If a shape or a count is wrong.
     """
-    z_mean = _float_array(z_mean, "z_mean", ndim=2)
-    z_log_var = _float_array(z_log_var, "z_log_var", ndim=2)
-    _same_shape(z_mean, "z_mean", z_log_var, "z_log_var")
-    n_samples = _count(n_samples, "n_samples", minimum=2)
-    eps = _rng(seed).standard_normal((n_samples, *z_mean.shape))
+    z_mean = check_float_array(z_mean, "z_mean", ndim=2)
+    z_log_var = check_float_array(z_log_var, "z_log_var", ndim=2)
+    check_same_shape(z_mean, "z_mean", z_log_var, "z_log_var")
+    n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
+    eps = rng_from_seed(seed).standard_normal((n_samples, *z_mean.shape))
     z = z_mean + np.exp(0.5 * z_log_var) * eps
     # log q(z) - log p(z); the 0.5*log(2 pi) terms cancel.
     log_ratio = np.sum(-0.5 * z_log_var - 0.5 * eps**2 + 0.5 * z**2, axis=-1)
@@ -223,7 +180,7 @@ def score_function_gradient(mean: float, log_var: float, target: float = 3.0, *,
         ``mean`` and ``log_var``: ndarrays of shape (n_estimates,), one estimate each.
     """
     mean, log_var, target = _gaussian_parameters(mean, log_var, target)
-    baseline = _float_scalar(baseline, "baseline")
+    baseline = check_real_number(baseline, "baseline")
     eps = _standard_normal(n_estimates, n_samples, seed)
     z = mean + math.exp(0.5 * log_var) * eps
     weight = (z - target) ** 2 - baseline
@@ -270,11 +227,12 @@ def pathwise_gradient(mean: float, log_var: float, target: float = 3.0, *,
 
 def _gaussian_parameters(mean: object, log_var: object,
                          target: object) -> tuple[float, float, float]:
-    return (_float_scalar(mean, "mean"), _float_scalar(log_var, "log_var"),
-            _float_scalar(target, "target"))
+    return (check_real_number(mean, "mean"), check_real_number(log_var, "log_var"),
+            check_real_number(target, "target"))
 
 
 def _standard_normal(n_estimates: object, n_samples: object, seed: object) -> np.ndarray:
     """Noise of shape (n_estimates, n_samples)."""
-    shape = (_count(n_estimates, "n_estimates"), _count(n_samples, "n_samples"))
-    return _rng(seed).standard_normal(shape)
+    shape = (check_positive_int(n_estimates, "n_estimates"),
+             check_positive_int(n_samples, "n_samples"))
+    return rng_from_seed(seed).standard_normal(shape)

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils.elbo.estimators import _count, _float_array, _float_scalar, _rng, _same_shape
+from course_utils._validation import (
+    check_float_array,
+    check_positive_int,
+    check_real_number,
+    check_same_shape,
+    rng_from_seed,
+)
 
 __all__ = ["LinearGaussianModel", "gaussian_kl", "diagonal_covariance"]
 
@@ -48,7 +54,7 @@ def diagonal_covariance(log_var: ArrayLike) -> np.ndarray:
     ndarray, shape (batch, k, k)
         Diagonal covariance matrices.
     """
-    log_var = _float_array(log_var, "log_var", ndim=2)
+    log_var = check_float_array(log_var, "log_var", ndim=2)
     return np.exp(log_var)[:, :, None] * np.eye(log_var.shape[1])
 
 
@@ -105,11 +111,11 @@ def gaussian_kl(mean_q: ArrayLike, cov_q: ArrayLike, mean_p: ArrayLike,
 
 
 def _mean_vectors(value: object, name: str) -> np.ndarray:
-    return _float_array(value, name, ndim=2 if np.ndim(value) == 2 else 1)
+    return check_float_array(value, name, ndim=2 if np.ndim(value) == 2 else 1)
 
 
 def _covariances(value: object, name: str) -> np.ndarray:
-    array = _float_array(value, name, ndim=3 if np.ndim(value) == 3 else 2)
+    array = check_float_array(value, name, ndim=3 if np.ndim(value) == 3 else 2)
     if array.shape[-1] != array.shape[-2]:
         raise ValueError(f"expected {name} to hold square matrices, got shape "
                          f"{array.shape}, fix: pass shape (k, k) or (batch, k, k).")
@@ -156,13 +162,13 @@ class LinearGaussianModel:
     noise_std: float
 
     def __post_init__(self) -> None:
-        weights = _float_array(self.weights, "weights", ndim=2).copy()
-        bias = _float_array(self.bias, "bias", ndim=1).copy()
+        weights = check_float_array(self.weights, "weights", ndim=2).copy()
+        bias = check_float_array(self.bias, "bias", ndim=1).copy()
         if bias.shape[0] != weights.shape[0]:
             raise ValueError(f"expected bias of shape ({weights.shape[0]},) to match "
                              f"weights of shape {weights.shape}, got shape {bias.shape}, "
                              f"fix: give bias one entry per row of weights.")
-        noise_std = _float_scalar(self.noise_std, "noise_std")
+        noise_std = check_real_number(self.noise_std, "noise_std")
         if noise_std <= 0:
             raise ValueError(f"expected noise_std > 0, got {noise_std}, fix: pass a "
                              f"positive standard deviation such as 0.5.")
@@ -194,13 +200,13 @@ class LinearGaussianModel:
         LinearGaussianModel
             ``weights`` of shape (data_dim, latent_dim), ``bias`` of shape (data_dim,).
         """
-        data_dim = _count(data_dim, "data_dim")
-        latent_dim = _count(latent_dim, "latent_dim")
+        data_dim = check_positive_int(data_dim, "data_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
         if orthogonal and data_dim < latent_dim:
             raise ValueError(f"expected data_dim >= latent_dim for orthogonal columns, got "
                              f"data_dim={data_dim}, latent_dim={latent_dim}, fix: raise "
                              f"data_dim or pass orthogonal=False.")
-        rng = _rng(seed)
+        rng = rng_from_seed(seed)
         gaussian = rng.standard_normal((data_dim, latent_dim))
         if orthogonal:
             q, _ = np.linalg.qr(gaussian)
@@ -236,8 +242,8 @@ class LinearGaussianModel:
         x : ndarray, shape (n, data_dim)
         z : ndarray, shape (n, latent_dim)
         """
-        rng = _rng(seed)
-        z = rng.standard_normal((_count(n, "n"), self.latent_dim))
+        rng = rng_from_seed(seed)
+        z = rng.standard_normal((check_positive_int(n, "n"), self.latent_dim))
         noise = rng.standard_normal((z.shape[0], self.data_dim))
         return z @ self.weights.T + self.bias + self.noise_std * noise, z
 
@@ -342,7 +348,7 @@ class LinearGaussianModel:
         ndarray, shape (n,) or (n_samples, n)
         """
         x = self._data(x)
-        z = _float_array(z, "z", ndim=3 if np.ndim(z) == 3 else 2)
+        z = check_float_array(z, "z", ndim=3 if np.ndim(z) == 3 else 2)
         if z.shape[-2:] != (x.shape[0], self.latent_dim):
             raise ValueError(f"expected z of shape (..., {x.shape[0]}, {self.latent_dim}), "
                              f"got shape {z.shape}, fix: pass one code per row of x.")
@@ -401,8 +407,8 @@ class LinearGaussianModel:
         standard_error : ndarray, shape (n,)
         """
         x, q_mean, q_log_var = self._data_and_q(x, q_mean, q_log_var)
-        n_samples = _count(n_samples, "n_samples", minimum=2)
-        eps = _rng(seed).standard_normal((n_samples, *q_mean.shape))
+        n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
+        eps = rng_from_seed(seed).standard_normal((n_samples, *q_mean.shape))
         z = q_mean + np.exp(0.5 * q_log_var) * eps
         log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
         terms = self.log_joint(x, z) - log_q  # (n_samples, n)
@@ -434,8 +440,9 @@ class LinearGaussianModel:
             In nats.
         """
         x, q_mean, q_log_var = self._data_and_q(x, q_mean, q_log_var)
-        k = _count(k, "k")
-        eps = _rng(seed).standard_normal((x.shape[0], k, self.latent_dim)).transpose(1, 0, 2)
+        k = check_positive_int(k, "k")
+        eps = rng_from_seed(seed).standard_normal((x.shape[0], k, self.latent_dim))
+        eps = eps.transpose(1, 0, 2)
         z = q_mean + np.exp(0.5 * q_log_var) * eps          # (k, n, latent_dim)
         log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
         return (self.log_joint(x, z) - log_q).T
@@ -502,7 +509,7 @@ class LinearGaussianModel:
     # ------------------------------------------------------------------ checks
 
     def _data(self, x: object) -> np.ndarray:
-        x = _float_array(x, "x", ndim=2)
+        x = check_float_array(x, "x", ndim=2)
         if x.shape[1] != self.data_dim:
             raise ValueError(f"expected x of shape (n, {self.data_dim}), got shape {x.shape}, "
                              f"fix: pass rows of length data_dim={self.data_dim}.")
@@ -511,9 +518,9 @@ class LinearGaussianModel:
     def _data_and_q(self, x: object, q_mean: object,
                     q_log_var: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = self._data(x)
-        q_mean = _float_array(q_mean, "q_mean", ndim=2)
-        q_log_var = _float_array(q_log_var, "q_log_var", ndim=2)
-        _same_shape(q_mean, "q_mean", q_log_var, "q_log_var")
+        q_mean = check_float_array(q_mean, "q_mean", ndim=2)
+        q_log_var = check_float_array(q_log_var, "q_log_var", ndim=2)
+        check_same_shape(q_mean, "q_mean", q_log_var, "q_log_var")
         if q_mean.shape != (x.shape[0], self.latent_dim):
             raise ValueError(f"expected q_mean of shape ({x.shape[0]}, {self.latent_dim}), "
                              f"got shape {q_mean.shape}, fix: pass one row per row of x.")

@@ -6,38 +6,12 @@
 * ``js/``: the front end, one ES module.
 """
 
-from course_utils.explorer.page_decoder import (
-    SPEC_FORMAT,
-    SPEC_VERSION,
-    decode_with_spec,
-    export_decoder,
-    try_export_decoder,
-)
-from course_utils.explorer.widget import (
-    ExplorerWidget,
-    LatentExplorer,
-    clean_image_index,
-    explorer_module_source,
-    image_to_uint8,
-    latent_explorer,
-    render_png,
-    static_explorer_data,
-    static_explorer_html,
-)
+from course_utils.explorer import page_decoder, widget
+from course_utils.explorer.page_decoder import *
+from course_utils.explorer.widget import *
 
-__all__ = [
-    "SPEC_FORMAT",
-    "SPEC_VERSION",
-    "decode_with_spec",
-    "export_decoder",
-    "try_export_decoder",
-    "ExplorerWidget",
-    "LatentExplorer",
-    "clean_image_index",
-    "explorer_module_source",
-    "image_to_uint8",
-    "latent_explorer",
-    "render_png",
-    "static_explorer_data",
-    "static_explorer_html",
-]
+# Every public name of the modules above; each module's __all__ is the one list.
+__all__ = sorted({
+    *page_decoder.__all__,
+    *widget.__all__,
+})

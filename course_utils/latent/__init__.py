@@ -7,54 +7,16 @@
 * ``plots``: scatter plots of codes, decoded grids and KL per dimension.
 """
 
-from course_utils.latent.decoding import (
-    PCAProjection,
-    decode_codes,
-    decode_grid,
-    decode_point,
-    interpolate,
-    normal_quantile_grid,
-    normal_quantiles,
-    pca_2d,
-    tile_images,
-)
-from course_utils.latent.plots import plot_decoded_grid, plot_kl_per_dimension, plot_latent_scatter
-from course_utils.latent.sampling import (
-    hole_fraction,
-    nearest_code_distance,
-    sample_aggregate_posterior,
-    sample_box,
-    sample_fitted_gaussian,
-    sample_prior,
-)
-from course_utils.latent.usage import (
-    ACTIVE_THRESHOLD,
-    active_units,
-    kl_per_dimension,
-    latent_activity,
-)
+from course_utils.latent import decoding, plots, sampling, usage
+from course_utils.latent.decoding import *
+from course_utils.latent.plots import *
+from course_utils.latent.sampling import *
+from course_utils.latent.usage import *
 
-__all__ = [
-    "PCAProjection",
-    "decode_codes",
-    "decode_grid",
-    "decode_point",
-    "interpolate",
-    "normal_quantile_grid",
-    "normal_quantiles",
-    "pca_2d",
-    "tile_images",
-    "plot_decoded_grid",
-    "plot_latent_scatter",
-    "plot_kl_per_dimension",
-    "sample_prior",
-    "sample_aggregate_posterior",
-    "sample_box",
-    "sample_fitted_gaussian",
-    "nearest_code_distance",
-    "hole_fraction",
-    "ACTIVE_THRESHOLD",
-    "kl_per_dimension",
-    "latent_activity",
-    "active_units",
-]
+# Every public name of the modules above; each module's __all__ is the one list.
+__all__ = sorted({
+    *decoding.__all__,
+    *plots.__all__,
+    *sampling.__all__,
+    *usage.__all__,
+})

@@ -10,68 +10,33 @@
 * ``inference``: one batched call of a model over many images.
 """
 
-from course_utils.models.comparison import ComparisonTable, RunResult, compare_runs, multiply_adds
-from course_utils.models.inference import apply_model
-from course_utils.models.kl_schedules import KLSchedule, KLWarmUp, linear_warmup
-from course_utils.models.layers import Sampling
-from course_utils.models.networks import (
-    IMAGE_SHAPE,
-    build_autoencoder,
-    build_conv_decoder,
-    build_conv_encoder,
-    build_dense_decoder,
-    build_dense_encoder,
+from course_utils.models import (
+    comparison,
+    inference,
+    kl_schedules,
+    layers,
+    networks,
+    pretrained,
+    training,
+    vae,
 )
-from course_utils.models.pretrained import (
-    MODELS_DIR,
-    PRETRAINED,
-    DataFileError,
-    PretrainedModel,
-    load_pretrained,
-    pretrained_metadata,
-    pretrained_path,
-)
-from course_utils.models.training import EpochTimer, set_seed, train_autoencoder, train_vae
-from course_utils.models.vae import (
-    LIKELIHOODS,
-    REDUCTIONS,
-    VAE,
-    build_conv_vae,
-    build_dense_vae,
-    free_bits_kl,
-)
+from course_utils.models.comparison import *
+from course_utils.models.inference import *
+from course_utils.models.kl_schedules import *
+from course_utils.models.layers import *
+from course_utils.models.networks import *
+from course_utils.models.pretrained import *
+from course_utils.models.training import *
+from course_utils.models.vae import *
 
-__all__ = [
-    "ComparisonTable",
-    "RunResult",
-    "compare_runs",
-    "multiply_adds",
-    "apply_model",
-    "KLSchedule",
-    "KLWarmUp",
-    "linear_warmup",
-    "Sampling",
-    "IMAGE_SHAPE",
-    "build_autoencoder",
-    "build_conv_decoder",
-    "build_conv_encoder",
-    "build_dense_decoder",
-    "build_dense_encoder",
-    "MODELS_DIR",
-    "PRETRAINED",
-    "DataFileError",
-    "PretrainedModel",
-    "load_pretrained",
-    "pretrained_metadata",
-    "pretrained_path",
-    "EpochTimer",
-    "set_seed",
-    "train_autoencoder",
-    "train_vae",
-    "LIKELIHOODS",
-    "REDUCTIONS",
-    "VAE",
-    "build_conv_vae",
-    "build_dense_vae",
-    "free_bits_kl",
-]
+# Every public name of the modules above; each module's __all__ is the one list.
+__all__ = sorted({
+    *comparison.__all__,
+    *inference.__all__,
+    *kl_schedules.__all__,
+    *layers.__all__,
+    *networks.__all__,
+    *pretrained.__all__,
+    *training.__all__,
+    *vae.__all__,
+})

@@ -393,7 +393,7 @@ return np.log(np.mean(np.exp(log_w), axis=1))
             phrase="underflows",
             shortcuts=(
                 _body("""
-from course_utils.evaluation.inference_gaps import log_mean_exp
+from course_utils.evaluation.importance_weighting import log_mean_exp
 return log_mean_exp(log_w)
 """),
                 _body("return bounds_by_k(log_w, [np.shape(log_w)[1]])[0][0]"),
