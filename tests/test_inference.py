@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils.models.inference import apply_model
+from course_utils.models.inference import apply_model, batched_call
 
 
 def test_apply_model_matches_one_call_across_batches():
@@ -44,3 +44,29 @@ def test_apply_model_refuses_non_finite_inputs_and_images_outside_0_1():
     with pytest.raises(ValueError, match=r"inputs must hold rows of shape \(28, 28, 1\).*"
                                          r"got shape \(2, 32, 32, 1\)"):
         apply_model(encoder, np.zeros((2, 32, 32, 1)))
+
+
+def test_batched_call_joins_blocks_of_rows_in_order():
+    rows = np.arange(14, dtype=np.float32).reshape(7, 2)
+    other = np.arange(7, dtype=np.float32)[:, None]
+    calls = []
+
+    def add(a, b):
+        calls.append(len(a))
+        return a + b
+
+    np.testing.assert_array_equal(batched_call(add, rows, other, batch_size=3), rows + other)
+    assert calls == [3, 3, 1]
+    first, second = batched_call(lambda a: (a, -a), rows, batch_size=4)
+    np.testing.assert_array_equal(first, rows)
+    np.testing.assert_array_equal(second, -rows)
+
+
+def test_batched_call_refuses_arrays_of_different_lengths_and_bad_batch_sizes():
+    rows = np.zeros((4, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="same number of rows"):
+        batched_call(lambda a, b: a, rows, rows[:3], batch_size=2)
+    with pytest.raises(ValueError, match="same number of rows"):
+        batched_call(lambda a: a, rows[:0], batch_size=2)
+    with pytest.raises(TypeError, match="batch_size"):
+        batched_call(lambda a: a, rows, batch_size=2.0)

@@ -58,12 +58,12 @@ def scoring_nll(vae: keras.Model, images: object, logits: object, *,
     """``-log p(x|z)`` per image, under the VAE's own likelihood or one common Gaussian.
 
     The one place where the importance-weighted bounds of this module and of
-    :mod:`course_utils.inference_gaps` turn decoder logits into a log-likelihood.
+    :mod:`course_utils.evaluation.inference_gaps` turn decoder logits into a log-likelihood.
     Backend ops only, so it also runs inside ``tf.function``.
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
     images : array or tensor, shape (n, 28, 28, 1)
         Pixels in [0, 1] (already checked by the caller).
     logits : array or tensor, shape (n, 28, 28, 1)
@@ -95,7 +95,7 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
         A VAE (any likelihood).
     images : array_like of shape (n, 28, 28, 1)
         At least one image, finite pixel values in [0, 1] (the shape follows
@@ -120,7 +120,7 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
         ``log w`` in nats (float64).
     """
     if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.vae.VAE, got {type(vae).__name__}, fix: "
+        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
                         f"build one with build_dense_vae or VAE(encoder, decoder).")
     k = check_positive_int(k, "k")
     seed = check_positive_int(seed, "seed", minimum=0)
@@ -248,7 +248,7 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
 
     Parameters
     ----------
-    vae : course_utils.vae.VAE
+    vae : course_utils.models.vae.VAE
         A VAE (any likelihood).
     images : array_like of shape (n, 28, 28, 1)
         At least one image, finite pixel values in [0, 1] (the shape follows

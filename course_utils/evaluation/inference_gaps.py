@@ -39,6 +39,7 @@ from course_utils.evaluation.importance_weighting import (
     scoring_log_sigma,
     scoring_nll,
 )
+from course_utils.models.inference import batched_call
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -132,12 +133,10 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     z = mean[:, None, :] + np.exp(0.5 * log_var)[:, None, :] * eps     # (n, k, K)
     flat_z = z.reshape(-1, vae.latent_dim).astype(np.float32)
     flat_x = np.repeat(x, k, axis=0)
-    nll = np.empty(len(flat_z))
-    for start in range(0, len(flat_z), chunk_rows):
-        rows = slice(start, start + chunk_rows)
-        logits = vae.decoder(flat_z[rows], training=False)
-        nll[rows] = np.asarray(scoring_nll(vae, flat_x[rows], logits, log_sigma=log_sigma),
-                               dtype=np.float64)
+    nll = batched_call(
+        lambda rows, codes: scoring_nll(vae, rows, vae.decoder(codes, training=False),
+                                        log_sigma=log_sigma),
+        flat_x, flat_z, batch_size=chunk_rows).astype(np.float64)
     log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)
     # log q of the mixture: log of the mean over components of N(eps; 0, width**2 I).
     dims = vae.latent_dim

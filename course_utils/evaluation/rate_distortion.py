@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int
 from course_utils.latent.usage import active_units, kl_per_dimension
+from course_utils.models.inference import batched_call
 from course_utils.plotting import figure_and_axes
 
 __all__ = ["plot_rate_distortion", "rate_distortion_point"]
@@ -71,10 +72,9 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
     for _ in range(samples):
         noise = rng.standard_normal(z_mean.shape).astype(np.float32)
         z = (z_mean + np.exp(0.5 * z_log_var) * noise).astype(np.float32)
-        for start in range(0, len(x), batch_size):
-            stop = start + batch_size
-            logits = vae.decoder(z[start:stop], training=False)
-            distortion[start:stop] += np.asarray(vae.reconstruction_nll(x[start:stop], logits))
+        distortion += batched_call(
+            lambda rows, codes: vae.reconstruction_nll(rows, vae.decoder(codes, training=False)),
+            x, z, batch_size=batch_size)
     kl = kl_per_dimension(z_mean, z_log_var)
     rate = float(kl.sum())
     mean_distortion = float(distortion.mean() / samples)

@@ -30,6 +30,7 @@ import numpy as np
 from keras import ops
 
 from course_utils.exercises.core import CheckFailed, expect
+from course_utils.models.networks import last_activation
 
 __all__ = [
     "LINEAR_ACTIVATIONS",
@@ -63,42 +64,6 @@ _RELU_ADVICE = (
 _AFFINE_ADVICE = (
     "Your decoder is a linear (affine) function of the code: its hidden layers need a "
     "non-linear activation, or the whole network is one matrix multiplication.")
-
-
-def last_activation(model: keras.Model) -> str | None:
-    """Name of the activation of the last layer that has one.
-
-    Layers are searched from the output backwards; layers without an ``activation``
-    attribute (``Reshape``, ``Flatten``, ``Lambda``, plain ops) are skipped, so a
-    ``Dense`` layer followed by a ``Reshape`` reports the ``Dense`` layer's activation,
-    and ``layers.Activation("sigmoid")`` reports ``"sigmoid"``. A layer built with
-    ``activation=None`` reports ``"linear"`` (Keras' name for no activation).
-
-    Parameters
-    ----------
-    model : keras.Model
-        A built model.
-
-    Returns
-    -------
-    str or None
-        The activation's name, e.g. ``"linear"``, ``"relu"``, ``"sigmoid"``; None when
-        no layer of the model has an activation (there is nothing to judge: the other
-        checks look at the outputs instead).
-
-    Raises
-    ------
-    TypeError
-        If ``model`` is not a keras.Model.
-    """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}. Pass the "
-                        "decoder you built.")
-    for layer in reversed(model.layers):
-        activation = getattr(layer, "activation", None)
-        if activation is not None:
-            return getattr(activation, "__name__", type(activation).__name__)
-    return None
 
 
 def check_decoder_shapes(model: object, latent_dim: int,

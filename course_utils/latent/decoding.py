@@ -99,9 +99,9 @@ def _model_decoder(model: object) -> tuple[Callable[[np.ndarray], np.ndarray], i
         if len(shape) != 1 or shape[0] is None:
             raise ValueError("a Keras decoder must take one input of shape (batch, "
                              f"latent_dim); got input shapes {[tuple(t.shape) for t in inputs]}.")
-        last = next((layer.activation for layer in reversed(model.layers)
-                     if getattr(layer, "activation", None) is not None), None)
-        outputs_probabilities = getattr(last, "__name__", "") == "sigmoid"
+        from course_utils.models.networks import last_activation
+
+        outputs_probabilities = last_activation(model) == "sigmoid"
 
         def decode_keras(codes: np.ndarray) -> np.ndarray:
             outputs = model(codes, training=False)

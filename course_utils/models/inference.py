@@ -8,12 +8,14 @@ avoids TensorFlow's retracing warnings.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 import numpy as np
 
 from course_utils._validation import PIXEL_RANGE, check_array, check_positive_int
 
-__all__ = ["apply_model"]
+__all__ = ["apply_model", "batched_call"]
 
 
 def apply_model(model: keras.Model, inputs: np.ndarray, *, batch_size: int = 1024):
@@ -45,8 +47,38 @@ def apply_model(model: keras.Model, inputs: np.ndarray, *, batch_size: int = 102
         raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
     batch_size = check_positive_int(batch_size, "batch_size")
     inputs = _check_inputs(model, inputs)
-    chunks = [model(inputs[start:start + batch_size], training=False)
-              for start in range(0, len(inputs), batch_size)]
+    return batched_call(lambda rows: model(rows, training=False), inputs,
+                        batch_size=batch_size)
+
+
+def batched_call(function: Callable[..., object], *arrays: np.ndarray,
+                 batch_size: int) -> np.ndarray | list[np.ndarray]:
+    """Call ``function`` on ``batch_size`` rows of every array at a time; join the results.
+
+    The one loop over row blocks of the course: a model, a decoder followed by a loss,
+    anything that maps rows to rows.
+
+    Parameters
+    ----------
+    function : callable
+        Takes one block of rows of each array, shapes (b, ...), and returns a tensor or
+        array of shape (b, ...), or a list or tuple of them.
+    *arrays : numpy.ndarray of shape (n, ...)
+        At least one, all with the same number of rows ``n >= 1``.
+    batch_size : int
+        Rows per call.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, ...), or a list of them if ``function`` returns several.
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rows = {len(array) for array in arrays}
+    if len(rows) != 1 or 0 in rows:
+        raise ValueError(f"expected arrays with the same number of rows (at least 1), got "
+                         f"{sorted(rows)}, fix: pass one row per example in every array.")
+    chunks = [function(*(array[start:start + batch_size] for array in arrays))
+              for start in range(0, len(arrays[0]), batch_size)]
     if isinstance(chunks[0], (list, tuple)):
         return [np.concatenate([keras.ops.convert_to_numpy(chunk[i]) for chunk in chunks])
                 for i in range(len(chunks[0]))]

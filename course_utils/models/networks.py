@@ -13,6 +13,7 @@ from keras import layers
 from course_utils._validation import check_int_sequence, check_positive_int
 
 __all__ = [
+    "last_activation",
     "IMAGE_SHAPE",
     "build_autoencoder",
     "build_conv_decoder",
@@ -197,3 +198,39 @@ def build_autoencoder(latent_dim: int = 2, hidden=(512, 256), *,
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
     return autoencoder, encoder, decoder
+
+
+def last_activation(model: keras.Model) -> str | None:
+    """Name of the activation of the last layer that has one.
+
+    Layers are searched from the output backwards; layers without an ``activation``
+    attribute (``Reshape``, ``Flatten``, ``Lambda``, plain ops) are skipped, so a
+    ``Dense`` layer followed by a ``Reshape`` reports the ``Dense`` layer's activation,
+    and ``layers.Activation("sigmoid")`` reports ``"sigmoid"``. A layer built with
+    ``activation=None`` reports ``"linear"`` (Keras' name for no activation).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model.
+
+    Returns
+    -------
+    str or None
+        The activation's name, e.g. ``"linear"``, ``"relu"``, ``"sigmoid"``; None when
+        no layer of the model has an activation (there is nothing to judge: the other
+        checks look at the outputs instead).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a keras.Model.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}. Pass the "
+                        "decoder you built.")
+    for layer in reversed(model.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return getattr(activation, "__name__", type(activation).__name__)
+    return None

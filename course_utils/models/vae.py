@@ -60,12 +60,14 @@ from course_utils.elbo.losses import (
     kl_divergence_standard_normal,
     negative_elbo,
 )
+from course_utils.models.inference import batched_call
 from course_utils.models.layers import Sampling
 from course_utils.models.networks import (
     build_conv_decoder,
     build_conv_encoder,
     build_dense_decoder,
     build_dense_encoder,
+    last_activation,
 )
 
 __all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae",
@@ -571,10 +573,8 @@ class VAE(keras.Model):
         batch_size = check_positive_int(batch_size, "batch_size")
         # Direct calls rather than ``predict``: no traced function per model, so encoding
         # with several models in a row does not trigger TensorFlow's retracing warnings.
-        chunks = [self.encoder(images[start:start + batch_size], training=False)
-                  for start in range(0, len(images), batch_size)]
-        z_mean = np.concatenate([ops.convert_to_numpy(chunk[0]) for chunk in chunks])
-        z_log_var = np.concatenate([ops.convert_to_numpy(chunk[1]) for chunk in chunks])
+        z_mean, z_log_var = batched_call(lambda rows: self.encoder(rows, training=False),
+                                         images, batch_size=batch_size)
         return z_mean, z_log_var
 
     def decode(self, z: object) -> np.ndarray:
@@ -843,11 +843,8 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
         raise ValueError(f"decoder must output one tensor of the image shape {image_shape} "
                          f"(the encoder's input shape); got output shapes {decoder_out}. End "
                          "the decoder with a Reshape or a Conv2DTranspose to that shape.")
-    for layer in reversed(decoder.layers):
-        activation = getattr(layer, "activation", None)
-        if activation is None:
-            continue  # e.g. Reshape: look further back
-        name = getattr(activation, "__name__", "")
+    name = last_activation(decoder)  # Reshape and the like are skipped
+    if name is not None:
         if name == "sigmoid":
             raise ValueError("decoder must output pixel LOGITS, but its last activation is a "
                              "sigmoid; got a sigmoid output. Build it with output='logits' "
@@ -856,7 +853,6 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
             raise ValueError(f"decoder must output pixel LOGITS, which can be negative; got a "
                              f"final {name}, so every pixel probability would be at least 1/2. "
                              "Build it with output='logits' (no final activation).")
-        break
     return image_shape, int(latent_dim)
 
 
