@@ -8,7 +8,7 @@ Import what you need from its modules, e.g. ``from course_utils.data import load
 import importlib.util as _importlib_util
 import sys as _sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 if _importlib_util.find_spec("tensorflow") is None:
     raise ImportError(
