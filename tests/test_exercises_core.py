@@ -66,6 +66,31 @@ def test_resolve_falls_back_to_reference_unless_answer_passes():
     assert exercise.resolve(lambda x: x) is reference
 
 
+def test_resolve_after_check_runs_the_answer_once():
+    calls = []
+
+    def mine(x):
+        calls.append(x)
+        return x + x
+
+    assert exercise.check(mine).passed
+    checked = len(calls)
+    assert checked > 0
+    assert exercise.resolve(mine) is mine
+    assert len(calls) == checked  # not run again
+    # another function, or the same one in another mode, is checked afresh
+    def other(x):
+        calls.append(x)
+        return x
+
+    assert exercise.resolve(other) is reference
+    assert len(calls) > checked
+    before = len(calls)
+    assert exercise.check(mine, graded=not is_graded()).passed
+    assert exercise.resolve(mine) is mine
+    assert len(calls) > before + checked
+
+
 def test_placeholder_called_as_function_counts_as_not_attempted():
     with pytest.raises(NotImplementedError):
         ____(1)

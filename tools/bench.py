@@ -446,6 +446,63 @@ def print_table(results: dict) -> None:
                       f"active {row['active_units']}")
 
 
+def markdown_tables(results: dict) -> str:
+    """The README's benchmark tables, in Markdown, from a results.json's contents."""
+    machine = results.get("machine", {})
+    out = [f"Measured {machine.get('date', '?')[:10]} on {machine.get('cpus', '?')} CPU cores "
+           f"({machine.get('processor', '?')}), Python {machine.get('python', '?')}, "
+           f"TensorFlow {machine.get('tensorflow', '?')}, Keras {machine.get('keras', '?')}; "
+           f"load average {machine.get('load_average_at_start', '?')} at the start and "
+           f"{machine.get('load_average_at_end', '?')} at the end."]
+    training = results.get("training")
+    if training:
+        out += ["", f"Training images per second ({training['data']}, batch "
+                f"{training['batch_size']}, {training['epochs']} epochs with the first "
+                f"untimed, median of {training['repeats']} interleaved runs):", "",
+                "| model | course | hand loop, graph | hand loop, XLA | classic eager "
+                "| course / faster hand loop |", "| --- | --- | --- | --- | --- | --- |"]
+        for kind, row in training["models"].items():
+            speeds = row["images_per_second"]
+            out.append(f"| {kind} | " + " | ".join(
+                f"{speeds[v]:,.0f}" for v in ("course", "hand loop, graph", "hand loop, XLA",
+                                               "classic eager"))
+                + f" | {row['course_vs_faster_hand_loop']:.2f} |")
+    grid = results.get("grid")
+    if grid:
+        out += ["", "| 30 x 30 grid | one batched call | one `predict` per point | speed-up |",
+                "| --- | --- | --- | --- |"]
+        out += [f"| {name} | {row['one_call_ms']:.1f} ms | {row['predict_per_point_ms']:,.0f} ms "
+                f"| {row['speedup']:,}x |" for name, row in grid.items()]
+    explorer = results.get("explorer")
+    if explorer and explorer.get("cases"):
+        out += ["", "| explorer: key press to new pixels | median | p90 |", "| --- | --- | --- |"]
+        out += [f"| {name} | {case['median_ms']:.1f} ms | {case['p90_ms']:.1f} ms |"
+                for name, case in explorer["cases"].items()]
+    lessons = results.get("lessons")
+    if lessons:
+        out += ["", "| lesson | fast mode | full mode |", "| --- | --- | --- |"]
+        stems = sorted(set().union(*(m["lessons"] for m in lessons.values())))
+        for stem in stems:
+            cells = [lessons[m]["lessons"].get(stem, {}).get("seconds") for m in ("fast", "full")]
+            out.append(f"| {stem} | " + " | ".join("-" if c is None else f"{c:.0f} s"
+                                                    for c in cells) + " |")
+        out.append("| all (wall clock) | " + " | ".join(
+            f"{lessons[m]['wall_seconds']:.0f} s" for m in ("fast", "full")) + " |")
+    quality = results.get("quality")
+    if quality:
+        out += ["", "| data / model / latent | -ELBO | log p(x) >= (k) | converged at k "
+                "| active units | budget |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, row in quality.items():
+            if isinstance(row, dict) and "negative_elbo" in row:
+                iw = row["importance_weighted"]
+                out.append(f"| {name} | {row['negative_elbo']:.2f} | {iw['bound']:.2f} "
+                           f"({iw['ks'][-1]}) | {iw['converged_at_k'] or 'not yet'} | "
+                           f"{row['active_units']} | {row['budget']} |")
+            elif isinstance(row, dict) and "skipped" in row:
+                out.append(f"| {name} | skipped: {row['skipped']} | | | | |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -461,7 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k-max", type=int, default=4096)
     parser.add_argument("--tolerance", type=float, default=0.1, help="nats")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the README's tables from --out and run nothing")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_tables(json.loads(args.out.read_text())), end="")
+        return 0
     results: dict = {"machine": machine(), "parts": args.parts}
     steps: dict[str, Callable[[], dict]] = {
         "training": lambda: bench_training(args.repeats, args.epochs, args.batch_size, args.limit),

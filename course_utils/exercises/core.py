@@ -511,6 +511,9 @@ class Exercise:
         self.reference = reference
         self._hints = tuple(hints)
         self.forbidden = forbidden
+        # The last function checked, in which mode, and its result: resolve() after
+        # check() reuses it instead of running the learner's function again.
+        self._last_check: tuple[Any, bool, CheckResult] | None = None
         self._shortcuts: _Shortcuts | None = None
 
     def __repr__(self) -> str:
@@ -541,6 +544,12 @@ class Exercise:
         if _is_placeholder(answer):
             return CheckResult(self.title, "not_attempted", PLACEHOLDER_MESSAGE)
         graded = _graded if graded is None else bool(graded)
+        result = self._check_once(answer, graded)
+        if isinstance(answer, types.FunctionType):
+            self._last_check = (answer, graded, result)
+        return result
+
+    def _check_once(self, answer: Any, graded: bool) -> CheckResult:
         recorder = None
         subject = answer
         if graded:
@@ -597,10 +606,17 @@ class Exercise:
         """Return ``answer`` if it passes the check, else the reference answer.
 
         Later cells call this so that a notebook with an unfinished or wrong exercise
-        still runs to the end with correct values. In graded mode the reference it
-        returns stays a refused answer: an answer that calls it is not accepted.
+        still runs to the end with correct values. A function that :meth:`check` has
+        just checked (the same object, in the same mode) is not run again. In graded
+        mode the reference it returns stays a refused answer: an answer that calls it
+        is not accepted.
         """
-        return answer if self.check(answer).passed else self.reference
+        last = self._last_check
+        if last is not None and last[0] is answer and last[1] == _graded:
+            result = last[2]  # the same function was just checked: do not run it again
+        else:
+            result = self.check(answer)
+        return answer if result.passed else self.reference
 
 
 # ---------------------------------------------------------------------- predictions
