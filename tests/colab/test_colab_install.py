@@ -126,5 +126,5 @@ def test_the_local_repository_holds_the_checkout_at_the_tag(course_git_repo):
     assert "pyproject.toml" in files and "course_utils/__init__.py" in files
     assert "tests/colab/conftest.py" in files          # new files count before they are committed
     assert not any(name.startswith((".venv", "build/")) for name in files)
-    shipped = (path / "course_utils" / "explorer.py").read_bytes()
-    assert shipped == (ROOT / "course_utils" / "explorer.py").read_bytes()
+    shipped = (path / "course_utils" / "explorer" / "widget.py").read_bytes()
+    assert shipped == (ROOT / "course_utils" / "explorer" / "widget.py").read_bytes()
