@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("sum", "mean")
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 # --------------------------------------------------------------------------- checks
@@ -109,8 +108,8 @@ def implied_sigma_squared(pixel_count: int, *, reduction: str = "mean",
         The implied variance ``sigma**2``.
     """
     divisor = _reduction_divisor(pixel_count, reduction)
-    weights = _weights(kl_weight, reconstruction_weight)
-    return weights[0] * divisor / (2.0 * weights[1])
+    kl, reconstruction = _weights(kl_weight, reconstruction_weight)
+    return kl * divisor / (2.0 * reconstruction)
 
 
 def implied_kl_weight(pixel_count: int, *, reduction: str = "mean",
@@ -143,8 +142,8 @@ def implied_kl_weight(pixel_count: int, *, reduction: str = "mean",
         The effective ``beta``.
     """
     divisor = _reduction_divisor(pixel_count, reduction)
-    weights = _weights(kl_weight, reconstruction_weight)
-    return weights[0] * divisor / weights[1]
+    kl, reconstruction = _weights(kl_weight, reconstruction_weight)
+    return kl * divisor / reconstruction
 
 
 def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float:
