@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int
+from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int, rng_from_seed
 
 __all__ = [
     "sample_prior",
@@ -37,7 +37,7 @@ def sample_box(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
     """
     codes = _codes(codes)
     n = check_positive_int(n, "n")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     low, high = codes.min(axis=0), codes.max(axis=0)
     return rng.uniform(low, high, size=(n, codes.shape[1])).astype(np.float32)
 
@@ -51,7 +51,7 @@ def sample_fitted_gaussian(codes: np.ndarray, n: int, *, seed: int = 0) -> np.nd
     """
     codes = _codes(codes)
     n = check_positive_int(n, "n")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     mean = codes.mean(axis=0)
     cov = np.atleast_2d(np.cov(codes, rowvar=False))
     return rng.multivariate_normal(mean, cov, size=n).astype(np.float32)
@@ -117,7 +117,7 @@ def sample_prior(n: int, latent_dim: int, *, seed: int | None = 0) -> np.ndarray
     """
     n = check_positive_int(n, "n")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     return rng.standard_normal((n, latent_dim)).astype(np.float32)
 
 
@@ -147,7 +147,7 @@ def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
         raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
                          f"and {log_var.shape}.")
     n = check_positive_int(n, "n")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     chosen = rng.integers(0, len(mean), size=n)
     noise = rng.standard_normal((n, mean.shape[1]))
     return (mean[chosen] + np.exp(0.5 * log_var[chosen]) * noise).astype(np.float32)

@@ -60,6 +60,7 @@ from course_utils.elbo.losses import (
     kl_divergence_standard_normal,
     negative_elbo,
 )
+from course_utils.latent.sampling import sample_prior
 from course_utils.models.inference import batched_call
 from course_utils.models.layers import Sampling
 from course_utils.models.networks import (
@@ -629,11 +630,7 @@ class VAE(keras.Model):
         numpy.ndarray of shape (n, 28, 28, 1)
             Pixel probabilities in [0, 1] (the shape follows ``image_shape``).
         """
-        n = check_positive_int(n, "n")
-        if seed is not None:
-            seed = check_positive_int(seed, "seed", minimum=0)
-        codes = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        return self.decode(codes.astype(np.float32))
+        return self.decode(sample_prior(n, self.latent_dim, seed=seed))
 
     def evaluate_nelbo(self, x: object, batch_size: int = 256) -> dict[str, float]:
         """Negative ELBO of images in nats per image: ``vae.evaluate`` as plain floats.
