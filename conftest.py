@@ -1,4 +1,13 @@
-"""Report, after every pytest run, how many seconds each test file took."""
+"""Put the course's tools on sys.path, and report how many seconds each test file took."""
+
+import sys
+from pathlib import Path
+
+# ------------------------------------------------------------- the tools, importable
+# tools/*.py are scripts (`python tools/make_student.py`), so each finds its siblings in
+# its own folder. Their tests import them as modules (`from make_student import ...`):
+# tools/ goes on sys.path once, here, before any test module is collected.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
 
 
 # ------------------------------------------------------------- where the time goes
@@ -16,8 +25,6 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     import json
-    import sys
-    from pathlib import Path
 
     if not _SECONDS_BY_FILE:
         return

@@ -5,15 +5,13 @@ import sys
 from pathlib import Path
 
 import nbformat
+from clean_notebooks import clean_notebook
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from run_course import format_seconds, headlines
+
+from course_utils.report import headline
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from clean_notebooks import clean_notebook  # noqa: E402
-from run_course import format_seconds, headlines  # noqa: E402
-
-from course_utils.report import headline  # noqa: E402
 
 
 def executed_notebook():

@@ -49,12 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from make_student import GRADED_CALL, nbgrader_source
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests" / "grading"))
+sys.path.insert(0, str(ROOT / "tests" / "grading"))  # the submissions live with their tests
 
-from make_student import GRADED_CALL, nbgrader_source  # noqa: E402
 from submissions import LESSONS, Answer  # noqa: E402
 
 from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE  # noqa: E402
