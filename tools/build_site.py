@@ -183,10 +183,8 @@ class WidgetOutput:
 
     Attributes
     ----------
-    lesson : str
-        The lesson's stem.
-    title : str
-        The lesson's title.
+    lesson, title : str
+        The lesson's stem and its title.
     cell_source : str
         The source of the code cell that displayed the widget.
     view : dict

@@ -529,7 +529,7 @@ class HubUser:
         link : str
             ``https://HUB/hub/user-redirect/git-pull?repo=...&branch=...&urlpath=...``.
         timeout : float
-            Seconds the pull may take.
+            Seconds the pull may take before a ``TimeoutError``.
 
         Returns
         -------
@@ -540,8 +540,6 @@ class HubUser:
         ------
         AssertionError
             If a page or the pull fails.
-        TimeoutError
-            If the pull does not finish in time.
         """
         page = self.session.get(link, timeout=60)
         prefix = f"{self.hub.url}/user/{self.name}/git-pull"
