@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 # ------------------------------------------------------------- the tools, importable
 # tools/*.py are scripts (`python tools/make_student.py`), so each finds its siblings in
 # its own folder. Their tests import them as modules (`from make_student import ...`):
@@ -18,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
 _SECONDS_BY_FILE: dict[str, float] = {}
 
 
-def pytest_runtest_logreport(report):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::")[0]
     _SECONDS_BY_FILE[path] = _SECONDS_BY_FILE.get(path, 0.0) + report.duration
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     import json
 
     if not _SECONDS_BY_FILE:

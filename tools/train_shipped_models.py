@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,6 +46,9 @@ from course_utils.models.pretrained import (  # noqa: E402
     build_from_config,
     weight_arrays,
 )
+
+if TYPE_CHECKING:
+    from course_utils.models.vae import VAE
 
 # Training settings per model. 40 epochs is about where the validation loss of these
 # small models stops improving on 3,600 training images.
@@ -67,7 +71,7 @@ def mean_image_nll(x_train: np.ndarray, x_test: np.ndarray) -> float:
     return float(nll.reshape(len(x), -1).sum(axis=1).mean())
 
 
-def fresh_copy(config: dict, arrays: dict):
+def fresh_copy(config: dict, arrays: dict) -> VAE:
     """The model as ``load_pretrained`` will rebuild it from the file."""
     import keras
 
