@@ -237,7 +237,8 @@ def expected_grades(student: str, lesson: str, grade_ids: dict[str, str]) -> Exp
         phrase the failure must show (not attempted, the mistake's advice, or the
         graded-copy refusal).
     """
-    points, phrases = {}, {}
+    points: dict[str, float] = {}
+    phrases: dict[str, str | None] = {}
     for question, grade_id in grade_ids.items():
         if student == "solution":
             points[grade_id], phrases[grade_id] = 1.0, None
