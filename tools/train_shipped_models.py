@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,9 +50,20 @@ from course_utils.models.pretrained import (  # noqa: E402
 if TYPE_CHECKING:
     from course_utils.models.vae import VAE
 
+
+
+class Settings(TypedDict):
+    """How one shipped model is trained."""
+
+    seed: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
 # Training settings per model. 40 epochs is about where the validation loss of these
 # small models stops improving on 3,600 training images.
-TRAINING = {
+TRAINING: dict[str, Settings] = {
     "mnist_dense": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
     "mnist_conv": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
     "fashion_conv": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
