@@ -1,4 +1,15 @@
-"""Report, after every pytest run, how many seconds each test file took."""
+"""Put the course's tools on sys.path, and report how many seconds each test file took."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# ------------------------------------------------------------- the tools, importable
+# tools/*.py are scripts (`python tools/make_student.py`), so each finds its siblings in
+# its own folder. Their tests import them as modules (`from make_student import ...`):
+# tools/ goes on sys.path once, here, before any test module is collected.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
 
 
 # ------------------------------------------------------------- where the time goes
@@ -9,15 +20,13 @@
 _SECONDS_BY_FILE: dict[str, float] = {}
 
 
-def pytest_runtest_logreport(report):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::")[0]
     _SECONDS_BY_FILE[path] = _SECONDS_BY_FILE.get(path, 0.0) + report.duration
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     import json
-    import sys
-    from pathlib import Path
 
     if not _SECONDS_BY_FILE:
         return

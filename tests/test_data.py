@@ -404,18 +404,23 @@ def _build_sources(tmp_path: Path, name: str, present: set[str], fashion_raw=Non
     return folders
 
 
-@pytest.mark.parametrize("winner", SOURCE_ORDER)
-def test_load_dataset_source_order_fashion_mnist(tmp_path, fashion_raw, winner):
-    order = list(SOURCE_ORDER)
-    present = set(order[order.index(winner):])
-    folders = _build_sources(tmp_path, "fashion_mnist", present, fashion_raw)
-    dataset = load_dataset(
-        "fashion_mnist",
+def _load_from_sources(name: str, folders: dict[str, Path]):
+    """load_dataset looking only in the folders of :func:`_build_sources`."""
+    return load_dataset(
+        name,
         data_dir=folders["data_dir"],
         keras_cache=folders["keras_cache"],
         system_dir=folders["system"],
         download_url=folders["download"].as_uri() + "/",
     )
+
+
+@pytest.mark.parametrize("winner", SOURCE_ORDER)
+def test_load_dataset_source_order_fashion_mnist(tmp_path, fashion_raw, winner):
+    order = list(SOURCE_ORDER)
+    present = set(order[order.index(winner):])
+    folders = _build_sources(tmp_path, "fashion_mnist", present, fashion_raw)
+    dataset = _load_from_sources("fashion_mnist", folders)
     source = dataset.source
     assert source.kind == winner
     assert _reason_kinds(source) == order[: order.index(winner)]
@@ -444,13 +449,7 @@ def test_load_dataset_source_order_mnist_never_uses_system(
     present = set(order[order.index(winner):])
     folders = _build_sources(tmp_path, "mnist", present)
     _write_fashion(folders["system"], fashion_raw)  # must not matter for MNIST
-    dataset = load_dataset(
-        "mnist",
-        data_dir=folders["data_dir"],
-        keras_cache=folders["keras_cache"],
-        system_dir=folders["system"],
-        download_url=folders["download"].as_uri() + "/",
-    )
+    dataset = _load_from_sources("mnist", folders)
     assert dataset.source.kind == winner
     assert _reason_kinds(dataset.source) == order[: order.index(winner)]
     if winner != "embedded":

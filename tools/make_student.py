@@ -74,7 +74,7 @@ def strip_solutions(source: str) -> str:
 
 def _exercise_modules(notebook: nbformat.NotebookNode) -> dict[str, object]:
     """Map each alias used for an exercise module (``ex``) to the imported module."""
-    modules = {}
+    modules: dict[str, object] = {}
     for cell in notebook.cells:
         if cell.cell_type == "code":
             for module, alias in _EXERCISE_IMPORT.findall(cell.source):

@@ -22,13 +22,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from build_site import (  # noqa: E402
+from build_site import (
     RUNS_FILE,
     RunRecord,
     SiteError,
@@ -39,8 +33,12 @@ from build_site import (  # noqa: E402
     load_lessons,
     write_run_record,
 )
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
-from course_utils.mode import current_mode  # noqa: E402
+from course_utils.mode import current_mode
+
+ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["Progress", "execute", "format_seconds", "headlines", "main", "run_notebook"]
 

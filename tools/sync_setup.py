@@ -362,7 +362,8 @@ def sync(root: Path = ROOT, *, check: bool = False) -> list[str]:
         One line per file part that was (or, with ``check``, is) out of date.
     """
     release = read_release(root / "pyproject.toml")
-    report, lessons = [], []
+    report: list[str] = []
+    lessons: list[tuple[str, str, str]] = []
     for path in lesson_paths(root):
         original = path.read_text(encoding="utf-8")
         notebook = nbformat.reads(original, as_version=4)

@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,9 +47,23 @@ from course_utils.models.pretrained import (  # noqa: E402
     weight_arrays,
 )
 
+if TYPE_CHECKING:
+    from course_utils.models.vae import VAE
+
+
+
+class Settings(TypedDict):
+    """How one shipped model is trained."""
+
+    seed: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
 # Training settings per model. 40 epochs is about where the validation loss of these
 # small models stops improving on 3,600 training images.
-TRAINING = {
+TRAINING: dict[str, Settings] = {
     "mnist_dense": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
     "mnist_conv": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
     "fashion_conv": {"seed": 6, "epochs": 40, "batch_size": 64, "learning_rate": 1e-3},
@@ -67,7 +82,7 @@ def mean_image_nll(x_train: np.ndarray, x_test: np.ndarray) -> float:
     return float(nll.reshape(len(x), -1).sum(axis=1).mean())
 
 
-def fresh_copy(config: dict, arrays: dict):
+def fresh_copy(config: dict, arrays: dict) -> VAE:
     """The model as ``load_pretrained`` will rebuild it from the file."""
     import keras
 

@@ -13,7 +13,9 @@ For every question of every lesson:
 
 An :class:`Answer` either replaces the solution region of the lesson's answer cell
 (``body``, indented like the region) or keeps the cell and rebinds the answer's name
-after it (``after``), so that the rest of the cell (imports, scaffolding) stays.
+after it (``after``), so that the rest of the cell (imports, scaffolding) stays. A
+question is written ``_question(phrase, mistake, *shortcuts)``: the mistake is always a
+body, given as its code.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _after(code: str) -> Answer:
     return Answer(after=code.strip("\n"))
 
 
+def _question(phrase: str, mistake: str, *shortcuts: Answer) -> Question:
+    """The advice ``phrase``, the mistake's code (a body), then the shortcuts."""
+    return Question(mistake=_body(mistake), phrase=phrase, shortcuts=shortcuts)
+
+
 _HIDDEN = ('import sys\n'
            'return getattr(sys.modules["course_utils.exercises.{module}"], "{name}")({args})')
 
@@ -61,106 +68,74 @@ def _hidden(module: str, name: str, args: str) -> Answer:
 
 LESSONS: dict[str, dict[str, Question]] = {
     "lesson01": {
-        "q1": Question(
-            mistake=_body("""
+        "q1": _question("784 times too large", """
 squared = (np.asarray(images) - np.asarray(reconstructions)) ** 2
 return squared.reshape(len(squared), -1).sum(axis=1)
-"""),
-            phrase="784 times too large",
-            shortcuts=(
-                _after("my_per_image_mse = ex.q1.reference"),
-                _body("""
+""",
+            _after("my_per_image_mse = ex.q1.reference"),
+            _body("""
 from course_utils.evaluation.reconstruction import reconstruction_mse
 return reconstruction_mse(images, reconstructions)
 """),
-                _body("return reconstruction_mse(images, reconstructions)"),
-            )),
-        "q2": Question(
-            mistake=_body("""
+            _body("return reconstruction_mse(images, reconstructions)")),
+        "q2": _question("only the weight matrices", """
 sizes = list(layer_sizes)
 return sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-"""),
-            phrase="only the weight matrices",
-            shortcuts=(
-                _after("import functools\n\n"
-                       "my_parameter_count = functools.partial(ex.dense_parameter_count)"),
-                _body("return ex.dense_parameter_count(layer_sizes)"),
-                _hidden("lesson01", "dense_parameter_count", "layer_sizes"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+""",
+            _after("import functools\n\n"
+                   "my_parameter_count = functools.partial(ex.dense_parameter_count)"),
+            _body("return ex.dense_parameter_count(layer_sizes)"),
+            _hidden("lesson01", "dense_parameter_count", "layer_sizes")),
+        "q3": _question("squared distances", """
 differences = np.asarray(points)[:, None, :] - np.asarray(codes)[None, :, :]
 return (differences ** 2).sum(axis=-1).min(axis=1)
-"""),
-            phrase="squared distances",
-            shortcuts=(
-                _body("""
+""",
+            _body("""
 from course_utils.latent.sampling import nearest_code_distance
 return nearest_code_distance(points, codes)
 """),
-                _after("my_nearest_distance = lambda points, codes: ex.nearest_distance("
-                       "points, codes)"),
-            )),
+            _after("my_nearest_distance = lambda points, codes: ex.nearest_distance("
+                   "points, codes)")),
     },
     "lesson02": {
-        "q1": Question(
-            mistake=_body("return -0.5 * np.mean(1 + log_var - mean**2 - np.exp(log_var), "
-                          "axis=-1)"),
-            phrase="scale with 1/latent_dim",
-            shortcuts=(
-                _body("return kl_divergence_standard_normal(mean, log_var)"),
-                _after("my_kl = ex.q1.reference"),
-                _body("""
+        "q1": _question("scale with 1/latent_dim",
+            "return -0.5 * np.mean(1 + log_var - mean**2 - np.exp(log_var), axis=-1)",
+            _body("return kl_divergence_standard_normal(mean, log_var)"),
+            _after("my_kl = ex.q1.reference"),
+            _body("""
 identity = np.broadcast_to(np.eye(mean.shape[1]), (len(mean), mean.shape[1], mean.shape[1]))
 return gaussian_kl(mean, diagonal_covariance(log_var), np.zeros_like(mean), identity)
 """),
-                _body("""
+            _body("""
 from course_utils.latent.usage import kl_per_dimension
 return np.array([kl_per_dimension(mean[i:i + 1], log_var[i:i + 1]).sum()
                  for i in range(len(mean))])
-"""),
-            )),
-        "q2": Question(
-            mistake=_body("return mean + np.exp(log_var) * eps"),
-            phrase="still has the bug",
-            shortcuts=(
-                _body("return ex.sample_z(mean, log_var, eps)"),
-                _hidden("lesson02", "sample_z", "mean, log_var, eps"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+""")),
+        "q2": _question("still has the bug", "return mean + np.exp(log_var) * eps",
+            _body("return ex.sample_z(mean, log_var, eps)"),
+            _hidden("lesson02", "sample_z", "mean, log_var, eps")),
+        "q3": _question("scale with 1/latent_dim", """
 per_example = -0.5 * np.mean(1 + log_var - np.square(mean) - np.exp(log_var), axis=-1)
 return np.mean(per_example)
-"""),
-            phrase="scale with 1/latent_dim",
-            shortcuts=(
-                _body("return float(np.mean(ex.q1.resolve(None)(mean, log_var)))"),
-                _body("return float(np.mean(kl_divergence_standard_normal(mean, log_var)))"),
-                _after("my_kl_loss = lambda mean, log_var: ex.kl_loss(mean, log_var)"),
-            )),
-        "q4": Question(
-            mistake=_body("return 5e-4 * 2 / latent_dim"),
-            phrase="averaged over pixels",
-            shortcuts=(
-                _body("""
+""",
+            _body("return float(np.mean(ex.q1.resolve(None)(mean, log_var)))"),
+            _body("return float(np.mean(kl_divergence_standard_normal(mean, log_var)))"),
+            _after("my_kl_loss = lambda mean, log_var: ex.kl_loss(mean, log_var)")),
+        "q4": _question("averaged over pixels", "return 5e-4 * 2 / latent_dim",
+            _body("""
 from course_utils.elbo.likelihoods import implied_kl_weight
 return implied_kl_weight(pixel_count, reduction="mean", kl_weight=1e-3 / latent_dim)
 """),
-                _after("my_implied_beta = ex.implied_beta"),
-                _hidden("lesson02", "implied_beta", "latent_dim, pixel_count"),
-            )),
-        "q5": Question(
-            mistake=_body("""
+            _after("my_implied_beta = ex.implied_beta"),
+            _hidden("lesson02", "implied_beta", "latent_dim, pixel_count")),
+        "q5": _question("other direction", """
 posterior_mean, posterior_cov = model.posterior(x)
 return gaussian_kl(posterior_mean, posterior_cov, q_mean, diagonal_covariance(q_log_var))
-"""),
-            phrase="other direction",
-            shortcuts=(
-                # Calling the base class's methods gets past the checker's guarded model.
-                _body("return (LinearGaussianModel.log_evidence(model, x)\n"
-                      "        - LinearGaussianModel.elbo(model, x, q_mean, q_log_var))"),
-                _after("my_elbo_gap = ex.elbo_gap"),
-            )),
+""",
+            # Calling the base class's methods gets past the checker's guarded model.
+            _body("return (LinearGaussianModel.log_evidence(model, x)\n"
+                  "        - LinearGaussianModel.elbo(model, x, q_mean, q_log_var))"),
+            _after("my_elbo_gap = ex.elbo_gap")),
     },
     "lesson03": {
         "q1": Question(
@@ -223,198 +198,137 @@ return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
             )),
     },
     "lesson04": {
-        "q1": Question(
-            mistake=_body("""
+        "q1": _question("standard deviation", """
 x = np.asarray(x, dtype=np.float64)
 z = z_mean + np.exp(z_log_var) * eps
 logits = np.asarray(decode(z), dtype=np.float64)
 per_pixel = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
 kl = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
 return per_pixel.reshape(len(x), -1).sum(axis=1) + kl
-"""),
-            phrase="standard deviation",
-            shortcuts=(
-                _after("my_per_image_nelbo = ex.per_image_nelbo"),
-                _body("""
+""",
+            _after("my_per_image_nelbo = ex.per_image_nelbo"),
+            _body("""
 from course_utils.elbo.losses import bernoulli_nll_from_logits, kl_divergence_standard_normal
 z = z_mean + np.exp(0.5 * z_log_var) * eps
 return (np.asarray(bernoulli_nll_from_logits(x, decode(z)))
         + np.asarray(kl_divergence_standard_normal(z_mean, z_log_var)))
 """),
-                _hidden("lesson04", "per_image_nelbo", "x, z_mean, z_log_var, eps, decode"),
-            )),
-        "q2": Question(
-            mistake=_body('outputs = layers.Conv2DTranspose(1, 3, padding="same", '
-                          'activation="relu")(x)'),
-            phrase="still ends in a ReLU",
-            shortcuts=(
-                _after("my_conv_decoder = lambda latent_dim: "
-                       "build_conv_vae(latent_dim).decoder"),
-                _body("""
+            _hidden("lesson04", "per_image_nelbo", "x, z_mean, z_log_var, eps, decode")),
+        "q2": _question("still ends in a ReLU",
+            'outputs = layers.Conv2DTranspose(1, 3, padding="same", activation="relu")(x)',
+            _after("my_conv_decoder = lambda latent_dim: "
+                   "build_conv_vae(latent_dim).decoder"),
+            _body("""
 from course_utils.models.networks import build_conv_decoder
 return build_conv_decoder(latent_dim)
 """),
-                _after("my_conv_decoder = ex.fixed_conv_decoder"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+            _after("my_conv_decoder = ex.fixed_conv_decoder")),
+        "q3": _question("channel axis", """
 bce = keras.losses.binary_crossentropy(x, logits, from_logits=True)
 return float(keras.ops.mean(keras.ops.sum(bce, axis=(1, 2))))
-"""),
-            phrase="channel axis",
-            shortcuts=(
-                _body("return float(np.mean(bernoulli_nll_from_logits(x, logits)))"),
-                _after("my_reconstruction_loss = ex.q3.reference"),
-            )),
+""",
+            _body("return float(np.mean(bernoulli_nll_from_logits(x, logits)))"),
+            _after("my_reconstruction_loss = ex.q3.reference")),
     },
     "lesson05": {
-        "q1": Question(
-            mistake=_body("""
+        "q1": _question("normalising constant is missing", """
 per_pixel = (np.asarray(x) - np.asarray(mean)) ** 2 / (2 * sigma**2)
 return per_pixel.reshape(len(per_pixel), -1).sum(axis=1)
-"""),
-            phrase="normalising constant is missing",
-            shortcuts=(
-                _body("return np.asarray(gaussian_nll(x, mean, math.log(sigma)))"),
-                _after("my_gaussian_nll = ex.gaussian_nll"),
-            )),
-        "q2": Question(
-            mistake=_body("return np.log(np.mean(np.exp(np.asarray(log_weights)), axis=1))"),
-            phrase="overflows",
-            shortcuts=(
-                _body("return bounds_by_k(log_weights, (np.shape(log_weights)[1],))[0][0]"),
-                _after("my_iw_bound = ex.iw_bound"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+""",
+            _body("return np.asarray(gaussian_nll(x, mean, math.log(sigma)))"),
+            _after("my_gaussian_nll = ex.gaussian_nll")),
+        "q2": _question("overflows",
+            "return np.log(np.mean(np.exp(np.asarray(log_weights)), axis=1))",
+            _body("return bounds_by_k(log_weights, (np.shape(log_weights)[1],))[0][0]"),
+            _after("my_iw_bound = ex.iw_bound")),
+        "q3": _question("exactly 0 or 1", """
 x = np.asarray(images, dtype=np.float64)
 with np.errstate(all="ignore"):
     entropy = -(x * np.log(x) + (1 - x) * np.log(1 - x))
 return entropy.reshape(len(x), -1).sum(axis=1)
-"""),
-            phrase="exactly 0 or 1",
-            shortcuts=(
-                _body("return bernoulli_entropy_floor(images)"),
-                _body("""
+""",
+            _body("return bernoulli_entropy_floor(images)"),
+            _body("""
 p = np.clip(np.asarray(images, dtype=np.float64), 1e-12, 1 - 1e-12)
 return np.asarray(bernoulli_nll_from_logits(images, np.log(p) - np.log1p(-p)))
 """),
-                _after("my_bce_floor = ex.bce_floor"),
-            )),
-        "q4": Question(
-            mistake=_body("return float(np.mean((np.asarray(images) - "
-                          "np.asarray(reconstructions)) ** 2))"),
-            phrase="variance",
-            shortcuts=(
-                _body("return max_likelihood_sigma(images, reconstructions)"),
-                _after("my_best_sigma = lambda *args: ex.best_sigma(*args)"),
-            )),
+            _after("my_bce_floor = ex.bce_floor")),
+        "q4": _question("variance",
+            "return float(np.mean((np.asarray(images) - np.asarray(reconstructions)) ** 2))",
+            _body("return max_likelihood_sigma(images, reconstructions)"),
+            _after("my_best_sigma = lambda *args: ex.best_sigma(*args)")),
     },
     "lesson06": {
-        "q1": Question(
-            mistake=_body("return NormalDist().cdf(half_width) - NormalDist().cdf(-half_width)"),
-            phrase="ONE coordinate",
-            shortcuts=(
-                _after("my_box_prior_mass = ex.q1.reference"),
-                _body("return ex.q1.resolve(None)(half_width, latent_dim)"),
-            )),
-        "q2": Question(
-            mistake=_body("""
+        "q1": _question("ONE coordinate",
+            "return NormalDist().cdf(half_width) - NormalDist().cdf(-half_width)",
+            _after("my_box_prior_mass = ex.q1.reference"),
+            _body("return ex.q1.resolve(None)(half_width, latent_dim)")),
+        "q2": _question("is itself", """
 def distances(points, others):
     return np.sqrt(((points[:, None, :] - others[None, :, :]) ** 2).sum(axis=-1))
 
 radius = np.quantile(distances(codes, codes).min(axis=1), 0.99)
 return float(np.mean(distances(samples, codes).min(axis=1) > radius))
-"""),
-            phrase="is itself",
-            shortcuts=(
-                _after("my_hole_fraction = ex.hole_share"),
-                _body("""
+""",
+            _after("my_hole_fraction = ex.hole_share"),
+            _body("""
 between = np.sqrt(((codes[:, None, :] - codes[None, :, :]) ** 2).sum(axis=-1))
 np.fill_diagonal(between, np.inf)
 radius = np.quantile(between.min(axis=1), 0.99)
 return float(np.mean(nearest_code_distance(samples, codes) > radius))
 """),
-                _body("return ex.q2.resolve(None)(samples, codes)"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+            _body("return ex.q2.resolve(None)(samples, codes)")),
+        "q3": _question("Subtract the mean", """
 variances = np.linalg.svd(codes, compute_uv=False) ** 2
 return variances / variances.sum()
-"""),
-            phrase="Subtract the mean",
-            shortcuts=(
-                _body("return ex.explained_variance_ratio(codes)"),
-                _after("import functools\n\n"
-                       "my_explained_variance_ratio = "
-                       "functools.partial(ex.explained_variance_ratio)"),
-            )),
+""",
+            _body("return ex.explained_variance_ratio(codes)"),
+            _after("import functools\n\n"
+                   "my_explained_variance_ratio = "
+                   "functools.partial(ex.explained_variance_ratio)")),
     },
     "lesson07": {
-        "q1": Question(
-            mistake=_body("return epoch / warmup_epochs"),
-            phrase="not keep growing",
-            shortcuts=(
-                _body("""
+        "q1": _question("not keep growing", "return epoch / warmup_epochs",
+            _body("""
 from course_utils.models.kl_schedules import linear_warmup
 return linear_warmup(epoch, warmup_epochs)
 """),
-                _after("my_warmup_weight = ex.warmup_weight"),
-            )),
-        "q2": Question(
-            mistake=_body("""
+            _after("my_warmup_weight = ex.warmup_weight")),
+        "q2": _question("the floor is missing", """
 mean = np.asarray(z_mean, dtype=np.float64)
 log_var = np.asarray(z_log_var, dtype=np.float64)
 return float(np.sum(np.mean(0.5 * (mean**2 + np.exp(log_var) - 1 - log_var), axis=0)))
-"""),
-            phrase="the floor is missing",
-            shortcuts=(
-                _body("""
+""",
+            _body("""
 term, _ = free_bits_kl(z_mean, z_log_var, free_bits)
 return float(term)
 """),
-                _after("my_free_bits_kl = ex.q2.reference"),
-            )),
-        "q3": Question(
-            mistake=_body("return int(np.sum(np.std(np.asarray(z_mean), axis=0) > threshold))"),
-            phrase="VARIANCE",
-            shortcuts=(
-                _body("return active_units(z_mean, threshold)"),
-                _after("import functools\n\n"
-                       "my_active_units = functools.partial(ex.count_active_units)"),
-            )),
+            _after("my_free_bits_kl = ex.q2.reference")),
+        "q3": _question("VARIANCE",
+            "return int(np.sum(np.std(np.asarray(z_mean), axis=0) > threshold))",
+            _body("return active_units(z_mean, threshold)"),
+            _after("import functools\n\n"
+                   "my_active_units = functools.partial(ex.count_active_units)")),
     },
     "lesson08": {
-        "q1": Question(
-            mistake=_body("""
+        "q1": _question("underflows", """
 log_w = np.asarray(log_w, dtype=np.float64)
 return np.log(np.mean(np.exp(log_w), axis=1))
-"""),
-            phrase="underflows",
-            shortcuts=(
-                _body("""
+""",
+            _body("""
 from course_utils.evaluation.importance_weighting import log_mean_exp
 return log_mean_exp(log_w)
 """),
-                _body("return bounds_by_k(log_w, [np.shape(log_w)[1]])[0][0]"),
-                _after("my_log_mean_exp = ex.q1.reference"),
-            )),
-        "q2": Question(
-            mistake=_body("""
+            _body("return bounds_by_k(log_w, [np.shape(log_w)[1]])[0][0]"),
+            _after("my_log_mean_exp = ex.q1.reference")),
+        "q2": _question("whole gap", """
 row = np.asarray(x, dtype=np.float64).reshape(1, -1)
 return float(model.log_evidence(row)[0] - model.elbo(row, *model.columnwise_encoder(row))[0])
-"""),
-            phrase="whole gap",
-            shortcuts=(
-                _after("my_amortisation_gap = ex.amortisation_gap"),
-                _body("return ex.q2.resolve(None)(model, x)"),
-            )),
-        "q3": Question(
-            mistake=_body("return nll_nats / (dims * math.log(2))"),
-            phrase="converted units",
-            shortcuts=(
-                _body("return float(bits_per_dim(nll_nats, dims, levels=levels))"),
-                _after("my_bits_per_dim = ex.bits_per_dim"),
-            )),
+""",
+            _after("my_amortisation_gap = ex.amortisation_gap"),
+            _body("return ex.q2.resolve(None)(model, x)")),
+        "q3": _question("converted units", "return nll_nats / (dims * math.log(2))",
+            _body("return float(bits_per_dim(nll_nats, dims, levels=levels))"),
+            _after("my_bits_per_dim = ex.bits_per_dim")),
     },
 }

@@ -8,18 +8,11 @@ score or unexpected error is reported.
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
-from submissions import LESSONS, Answer
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from grade_check import (  # noqa: E402
+from grade_check import (
     REFUSAL_PHRASE,
     STUDENTS,
     Outcome,
@@ -31,9 +24,13 @@ from grade_check import (  # noqa: E402
     remove_graded_switch,
     submission,
 )
-from make_student import GRADED_CALL, nbgrader_source, strip_solutions  # noqa: E402
+from make_student import GRADED_CALL, nbgrader_source, strip_solutions
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from submissions import LESSONS, Answer
 
-from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE  # noqa: E402
+from course_utils.exercises.core import NOT_IMPLEMENTED_MESSAGE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLVED = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n"

@@ -9,18 +9,15 @@ refused in graded mode. ``make grade-check`` then submits them through nbgrader.
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from exercise_contract import graded_mode
+from grade_check import exercise_cells, fill
 from submissions import LESSONS
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from grade_check import exercise_cells, fill  # noqa: E402
 
 NOTEBOOKS = {f"lesson{p.name[:2]}": p
              for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}

@@ -529,7 +529,7 @@ class HubUser:
         link : str
             ``https://HUB/hub/user-redirect/git-pull?repo=...&branch=...&urlpath=...``.
         timeout : float
-            Seconds the pull may take.
+            Seconds the pull may take before a ``TimeoutError``.
 
         Returns
         -------
@@ -540,8 +540,6 @@ class HubUser:
         ------
         AssertionError
             If a page or the pull fails.
-        TimeoutError
-            If the pull does not finish in time.
         """
         page = self.session.get(link, timeout=60)
         prefix = f"{self.hub.url}/user/{self.name}/git-pull"
@@ -557,8 +555,9 @@ class HubUser:
         with self.session.get(f"{self.hub.url}{data['base-url']}git-pull/api", params=params,
                               stream=True, timeout=(10, 30)) as stream:
             assert stream.status_code == 200, f"git-pull/api answered {stream.status_code}"
+            # requests' stubs type the lines as bytes; decode_unicode=True makes them str.
             for line in stream.iter_lines(decode_unicode=True):
-                if line and line.startswith("data: "):
+                if line and line.startswith("data: "):  # type: ignore[arg-type]
                     events.append(json.loads(line[len("data: "):]))
                     if events[-1].get("phase") in ("finished", "error"):
                         break

@@ -16,7 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-c = get_config()  # noqa: F821  (injected by JupyterHub when it loads this file)
+# get_config is injected by JupyterHub when it loads this file.
+c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 root = Path(os.environ["CLASSROOM_ROOT"])
 here = Path(__file__).resolve().parent
