@@ -44,7 +44,8 @@ def _unwrap(obj: object) -> object:
     """The function behind a property, staticmethod, classmethod or bound method."""
     if isinstance(obj, property):
         if obj.fget is None:
-            raise TypeError("cannot show a property without a getter.")
+            raise TypeError("a property must have a getter to be shown; got one without. Pass "
+                            "a property defined with @property.")
         return obj.fget
     if isinstance(obj, (staticmethod, classmethod)):
         return obj.__func__
@@ -95,16 +96,17 @@ def _without_docstring(code: str) -> str:
 def _source(obj: object, docstring: bool) -> tuple[str, str]:
     target = _unwrap(obj)
     if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
-        raise TypeError(f"show_source needs a function, method, property or class; got "
+        raise TypeError(f"each object for show_source must be a function, method, property "
+                        "or class; got "
                         f"{type(obj).__name__}. Pass the object itself, e.g. "
                         "show_source(Sampling.call), not the result of calling it.")
     try:
         code = textwrap.dedent(inspect.getsource(target))
         location = _location(target)
     except (OSError, TypeError) as error:
-        raise TypeError(f"the source of {_name(target)} is not available (it may be built "
-                        "in or defined interactively); show_source works on code saved "
-                        "in a .py file.") from error
+        raise TypeError(f"the object must be code saved in a .py file; got {_name(target)}, "
+                        "whose source is not available (built in or defined "
+                        "interactively). Pass a function or class from a module.") from error
     if not docstring:
         code = _without_docstring(code)
     return f"`{_name(target)}` ({location})", code.rstrip("\n") + "\n"
@@ -135,8 +137,8 @@ def show_source(*objects: object, docstring: bool = False) -> SourceListing:
         or its source cannot be found.
     """
     if not objects:
-        raise TypeError("show_source needs at least one object, e.g. "
-                        "show_source(Sampling.call).")
+        raise TypeError("show_source must be given at least one object; got none. Pass "
+                        "one, e.g. show_source(Sampling.call).")
     parts = [_source(obj, docstring) for obj in objects]
     markdown = "\n\n".join(f"{header}\n\n```python\n{code}```" for header, code in parts)
     code = "\n".join(code for _, code in parts)

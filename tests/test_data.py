@@ -173,7 +173,7 @@ def fashion_raw(monkeypatch) -> dict[str, bytes]:
 
 
 def test_load_dataset_rejects_unknown_name():
-    with pytest.raises(ValueError, match=r"Unknown dataset 'cifar10'") as info:
+    with pytest.raises(ValueError, match=r"name must be one of .*; got 'cifar10'") as info:
         load_dataset("cifar10", embedded_only=True)
     assert "'mnist'" in str(info.value) and "'fashion_mnist'" in str(info.value)
 
@@ -210,16 +210,16 @@ def test_load_dataset_accepts_numpy_integer_limit():
 
 def test_load_dataset_rejects_missing_data_dir_argument(tmp_path):
     missing = tmp_path / "does_not_exist"
-    with pytest.raises(ValueError, match=r"^data_dir points at") as info:
+    with pytest.raises(ValueError, match=r"^data_dir must be an existing directory; got") as info:
         _load("mnist", tmp_path, data_dir=missing)
     assert str(missing) in str(info.value)
-    assert "not an existing directory" in str(info.value)
+    assert "must be an existing directory" in str(info.value)
 
 
 def test_load_dataset_rejects_data_dir_that_is_a_file(tmp_path):
     a_file = tmp_path / "mnist.npz"
     a_file.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"not an existing directory"):
+    with pytest.raises(ValueError, match=r"must be an existing directory"):
         _load("mnist", tmp_path, data_dir=a_file)
 
 

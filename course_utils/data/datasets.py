@@ -140,7 +140,8 @@ class ImageDataset:
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(images, labels)`` of ``"train"`` or ``"test"``."""
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+            raise ValueError(f"split must be one of {SPLITS}; got {split!r}. Pass 'train' or "
+                             "'test'.")
         return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
     def summary(self) -> str:
@@ -282,10 +283,12 @@ def _read_embedded(name: str) -> dict[str, np.ndarray]:
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string, one of {DATASETS}; got {type(name).__name__}.")
+        raise TypeError(f"name must be a string, one of {DATASETS}; got "
+                        f"{type(name).__name__}. Pass a name such as 'mnist'.")
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; valid names are {DATASETS}.")
+        raise ValueError(f"name must be one of {DATASETS}; got {name!r}. Pick one of those "
+                         "names.")
     return key
 
 
@@ -293,9 +296,11 @@ def _check_limit(limit: object) -> int | None:
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
-        raise TypeError(f"limit must be a whole number or None; got {type(limit).__name__}.")
+        raise TypeError(f"limit must be a whole number or None; got {type(limit).__name__}. "
+                        "Pass an int such as 1000, or None for all images.")
     if limit < 0:
-        raise ValueError(f"limit must be >= 0 (images per split) or None for all; got {limit}.")
+        raise ValueError(f"limit must be >= 0 (images per split) or None for all; got {limit}. "
+                         "Pass 0 or more.")
     return int(limit)
 
 
@@ -310,8 +315,8 @@ def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     folder = Path(data_dir).expanduser()
     if not folder.is_dir():
         raise ValueError(
-            f"{origin} points at {str(folder)!r}, which is not an existing directory. "
-            "Pass a folder holding mnist.npz or the Fashion-MNIST IDX files, or unset it."
+            f"{origin} must be an existing directory; got {str(folder)!r}. Pass a folder "
+            "holding mnist.npz or the Fashion-MNIST IDX files, or unset it."
         )
     return folder
 

@@ -85,7 +85,7 @@ def image_to_uint8(image: object) -> np.ndarray:
     if pixels.ndim == 3:
         if pixels.shape[-1] != 1:
             raise ValueError(f"image must be greyscale, shape (h, w) or (h, w, 1); got "
-                             f"shape {pixels.shape}.")
+                             f"shape {pixels.shape}. Keep one channel, e.g. image[..., :1].")
         pixels = pixels[..., 0]
     return np.rint(255.0 * (1.0 - np.clip(pixels, 0.0, 1.0))).astype(np.uint8)
 
@@ -259,7 +259,8 @@ def _model_latent_dim(model: object, name: str) -> int:
             or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
         raise TypeError(f"models[{name!r}] must be a VAE (with decode(z) and an integer "
                         f"latent_dim) or the name of a shipped model; got "
-                        f"{type(model).__name__}.")
+                        f"{type(model).__name__}. Pass a course VAE, or a name such as "
+                        "'dense z=2'.")
     return int(latent_dim)
 
 
@@ -277,11 +278,13 @@ def _check_sources(models: object) -> dict[str, object]:
     sources = {}
     for label, model in models.items():
         if not isinstance(label, str):
-            raise TypeError(f"model labels must be strings; got {label!r}.")
+            raise TypeError(f"model labels must be strings; got {label!r}. Use the menu "
+                            "text as the key, e.g. {'my VAE': vae}.")
         if isinstance(model, str):
             if model not in PRETRAINED:
-                raise ValueError(f"models[{label!r}] = {model!r} is not a shipped model; "
-                                 f"the shipped models are {sorted(PRETRAINED)}.")
+                raise ValueError(f"models[{label!r}] must be the name of a shipped model, "
+                                 f"one of {sorted(PRETRAINED)}; got {model!r}. Pick one of "
+                                 "those names.")
         else:
             _model_latent_dim(model, label)
         sources[label] = model
@@ -296,8 +299,9 @@ def _per_model(value: object, sources: Mapping[str, object], name: str,
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(sources))
         if unknown:
-            raise ValueError(f"{name} has entries {unknown} for models that are not in the "
-                             f"menu {list(sources)}.")
+            raise ValueError(f"the keys of {name} must be models of the menu "
+                             f"{list(sources)}; got {unknown} too. Drop those entries or "
+                             "add the models.")
         return {label: check(item, f"{name}[{label!r}]") for label, item in value.items()}
     return check(value, name)
 
@@ -328,7 +332,8 @@ class _Catalogue:
             if labels is not None and (images is None or len(labels) != len(images)):
                 raise ValueError(f"labels for {label!r} must come with images, one label per "
                                  f"image ({0 if images is None else len(images)}); got "
-                                 f"{len(labels)} labels.")
+                                 f"{len(labels)} labels. Pass images too, with as many "
+                                 "images as labels.")
 
     def model(self, name: str) -> object:
         if name not in self._loaded:
@@ -457,12 +462,14 @@ class LatentExplorer:
                  scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
                  decode_in_page: bool = True) -> None:
         if not isinstance(decode_in_page, bool):
-            raise TypeError(f"decode_in_page must be True or False; got {decode_in_page!r}.")
+            raise TypeError(f"decode_in_page must be True or False; got {decode_in_page!r}. "
+                            "Pass a bool.")
         self.scale = check_positive_int(scale, "scale")
         if isinstance(slider_range, bool) or not isinstance(slider_range, (int, float)) \
                 or not 0 < slider_range < 100:
             raise ValueError(f"slider_range must be a positive number of prior standard "
-                             f"deviations such as 3.0; got {slider_range!r}.")
+                             f"deviations below 100; got {slider_range!r}. Pass a number "
+                             "such as 3.0.")
         self.slider_range = float(slider_range)
         self._catalogue = _Catalogue(models, images, labels)
         if not decode_in_page:
@@ -543,8 +550,9 @@ class LatentExplorer:
     def select_model(self, name: str) -> None:
         """Switch to the model with menu label ``name`` (as the menu does)."""
         if name not in self._catalogue.sources:
-            raise ValueError(f"no model is called {name!r} here; choose one of "
-                             f"{list(self._catalogue.sources)}.")
+            raise ValueError(f"name must be a model of the menu, one of "
+                             f"{list(self._catalogue.sources)}; got {name!r}. Choose one of "
+                             "those.")
         self._activate(name)
 
     def set_code(self, z: object) -> None:
@@ -558,12 +566,11 @@ class LatentExplorer:
         ----------
         z : array-like of shape (latent_dim,)
         """
-        code = check_array(z, "z", ndim=1)
+        code = check_array(z, "z", ndim=1, finite=True)
         if code.shape != (self.latent_dim,):
             raise ValueError(f"z must have shape ({self.latent_dim},) for model "
-                             f"{self.model_name!r}; got shape {code.shape}.")
-        if not np.all(np.isfinite(code)):
-            raise ValueError(f"z must be finite; got {code}.")
+                             f"{self.model_name!r}; got shape {code.shape}. Pass one value "
+                             "per latent dimension.")
         snapped = _snap(code, self.slider_range)
         clipped = not np.array_equal(np.clip(code, -self.slider_range, self.slider_range), code)
         self._show(snapped, f"clipped to the slider range +-{self.slider_range:g}; "
@@ -583,12 +590,12 @@ class LatentExplorer:
         """
         images = self.test_images
         if images is None:
-            raise ValueError(f"model {self.model_name!r} has no test images to encode; pass "
-                             "images=... when you create the explorer.")
+            raise ValueError(f"model {self.model_name!r} must have test images to encode; "
+                             "got none. Pass images=... when you create the explorer.")
         index = check_positive_int(index, "index", minimum=0)
         if index >= len(images):
             raise ValueError(f"index must be below {len(images)}, the number of test "
-                             f"images; got {index}.")
+                             f"images; got {index}. Pass a smaller index.")
         self._index_chosen = True
         self.widget.index = index
         z_mean, _ = self.model.encode(images[index:index + 1])
@@ -762,8 +769,9 @@ def static_explorer_data(models: object = None, images: object = None, *,
     for name in catalogue.sources:
         spec, reason = catalogue.spec(name)
         if spec is None:
-            raise ValueError(f"model {name!r} cannot be decoded in a page without a kernel: "
-                             f"{reason}. Leave it out of models=.")
+            raise ValueError(f"model {name!r} must be one a page can decode without a "
+                             f"kernel; got one that cannot be decoded in a page: {reason}. "
+                             "Leave it out of models=.")
         model = catalogue.model(name)
         test_images = catalogue.test_images(name)
         entry = {"latent_dim": spec["latent_dim"], "spec": spec,
@@ -809,12 +817,14 @@ def static_explorer_html(data: dict | None = None, *,
     """
     if not isinstance(element_id, str) or not _ELEMENT_ID.match(element_id):
         raise ValueError(f"element_id must be letters, digits, '-' or '_', starting with a "
-                         f"letter, such as 'latent-explorer'; got {element_id!r}.")
+                         f"letter; got {element_id!r}. Pass an id such as "
+                         "'latent-explorer'.")
     if data is None:
         data = static_explorer_data()
     if not isinstance(data, dict) or data.get("format") != STATIC_FORMAT:
         raise ValueError("data must come from static_explorer_data(); got "
-                         f"{type(data).__name__}.")
+                         f"{type(data).__name__}. Pass what static_explorer_data() returns, "
+                         "or None.")
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     module = explorer_module_source()
     if "</script" in module.lower():
