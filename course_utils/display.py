@@ -12,6 +12,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import FunctionType, MethodType
 
 __all__ = ["SourceListing", "show_source"]
 
@@ -54,11 +55,11 @@ def _unwrap(obj: object) -> object:
 
 def _name(obj: object) -> str:
     module = getattr(obj, "__module__", None) or ""
-    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+    qualname = str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj)))
     return f"{module}.{qualname}" if module else qualname
 
 
-def _location(obj: object) -> str:
+def _location(obj: FunctionType | MethodType | type) -> str:
     """``path/to/file.py, lines a-b``, the path relative to the repository if possible."""
     lines, start = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj) or "?").resolve()
@@ -93,13 +94,18 @@ def _without_docstring(code: str) -> str:
     return "".join(lines)
 
 
-def _source(obj: object, docstring: bool) -> tuple[str, str]:
+def _inspectable(obj: object) -> FunctionType | MethodType | type:
+    """``obj``'s function or class, whose source ``inspect`` can find."""
     target = _unwrap(obj)
-    if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
-        raise TypeError(f"each object for show_source must be a function, method, property "
-                        "or class; got "
-                        f"{type(obj).__name__}. Pass the object itself, e.g. "
-                        "show_source(Sampling.call), not the result of calling it.")
+    if inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target):
+        return target
+    raise TypeError(f"each object for show_source must be a function, method, property or "
+                    f"class; got {type(obj).__name__}. Pass the object itself, e.g. "
+                    "show_source(Sampling.call), not the result of calling it.")
+
+
+def _source(obj: object, docstring: bool) -> tuple[str, str]:
+    target = _inspectable(obj)
     try:
         code = textwrap.dedent(inspect.getsource(target))
         location = _location(target)

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_images, check_positive_int
 
@@ -41,7 +42,11 @@ def figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figu
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}. "
                         "Pass figure.subplots(), or leave ax out.")
-    return ax.figure, ax
+    root = ax.get_figure(root=True)  # the whole figure, also for an Axes in a subfigure
+    if root is None:
+        raise ValueError("ax must belong to a figure; got an Axes without one. Make it with "
+                         "figure.subplots().")
+    return root, ax
 
 
 def _history_dict(history: object) -> Mapping[str, Sequence[float]]:
@@ -88,7 +93,7 @@ def plot_history(history: object, keys: Sequence[str] | None = None, *,
     return figure
 
 
-def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str] | None = None,
+def plot_image_grid(images: ArrayLike, *, ncols: int = 10, titles: Sequence[str] | None = None,
                     row_labels: Sequence[str] | None = None, scale: float = 1.0,
                     suptitle: str | None = None) -> Figure:
     """Show greyscale images in a grid, row by row.
@@ -137,7 +142,7 @@ def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str
     return figure
 
 
-def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *,
+def plot_reconstructions(originals: ArrayLike, reconstructions: ArrayLike, *,
                          n: int = 10, scale: float = 1.0) -> Figure:
     """Originals on the top row, their reconstructions underneath.
 

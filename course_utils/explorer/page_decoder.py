@@ -47,6 +47,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "SPEC_FORMAT",
@@ -308,7 +309,7 @@ def export_decoder(model: object, *, allow_float16: bool = True,
     return try_export_decoder(model, allow_float16=allow_float16, verify=verify)[0]
 
 
-def decode_with_spec(spec: dict[str, Any], codes: object) -> np.ndarray:
+def decode_with_spec(spec: dict[str, Any], codes: ArrayLike) -> np.ndarray:
     """Decode codes with a spec in NumPy (float64): what the page computes.
 
     Parameters

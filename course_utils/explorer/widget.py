@@ -42,6 +42,7 @@ from typing import Any, Mapping
 import anywidget
 import numpy as np
 import traitlets
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_images, check_positive_int
 
@@ -64,11 +65,13 @@ MAP_POINTS = 2000    # at most this many test codes on the 2-D map
 JS_DIR = Path(__file__).resolve().parent / "js"
 _JS_IMPORT = 'import { base64ToBytes, loadDecoder } from "./decoder.js";'
 STATIC_FORMAT = "course-utils-explorer"
+#: Test images (or labels): one array for every model, or one per menu label.
+_PerModel = ArrayLike | Mapping[str, ArrayLike] | None
 
 
 # ---------------------------------------------------------------------- rendering
 
-def image_to_uint8(image: object) -> np.ndarray:
+def image_to_uint8(image: ArrayLike) -> np.ndarray:
     """Quantise pixel probabilities to the grey levels the explorer shows.
 
     Parameters
@@ -90,7 +93,7 @@ def image_to_uint8(image: object) -> np.ndarray:
     return np.rint(255.0 * (1.0 - np.clip(pixels, 0.0, 1.0))).astype(np.uint8)
 
 
-def render_png(image: object, scale: int = DEFAULT_SCALE) -> bytes:
+def render_png(image: ArrayLike, scale: int = DEFAULT_SCALE) -> bytes:
     """PNG bytes of an image, each pixel drawn as a ``scale x scale`` block.
 
     Parameters
@@ -156,7 +159,7 @@ def _ink_components(mask: np.ndarray) -> list[np.ndarray]:
     return components
 
 
-def clean_image_index(images: object, *, ink: float = 0.2, limit: int = 200) -> int:
+def clean_image_index(images: ArrayLike, *, ink: float = 0.2, limit: int = 200) -> int:
     """Index of the first image whose ink is one piece, with no stray marks beside it.
 
     An image counts as clean when its pixels above ``ink`` form one 8-connected
@@ -318,7 +321,7 @@ def _check_labels(value: object, name: str) -> np.ndarray:
 class _Catalogue:
     """The menu's models, loaded when first needed, with their test images and page specs."""
 
-    def __init__(self, models: object, images: object, labels: object) -> None:
+    def __init__(self, models: object, images: _PerModel, labels: _PerModel) -> None:
         self.sources = _check_sources(models)
         self.images = _per_model(images, self.sources, "images", check_images)
         self.labels = _per_model(labels, self.sources, "labels", _check_labels)
@@ -328,14 +331,16 @@ class _Catalogue:
         self._points: dict[str, dict | None] = {}
         self._clean: dict[str, int] = {}
         for label in self.sources:
-            images, labels = self._own(self.images, label), self._own(self.labels, label)
-            if labels is not None and (images is None or len(labels) != len(images)):
+            own_images = self._own(self.images, label)
+            own_labels = self._own(self.labels, label)
+            if own_labels is not None and (own_images is None
+                                           or len(own_labels) != len(own_images)):
                 raise ValueError(f"labels for {label!r} must come with images, one label per "
-                                 f"image ({0 if images is None else len(images)}); got "
-                                 f"{len(labels)} labels. Pass images too, with as many "
+                                 f"image ({0 if own_images is None else len(own_images)}); "
+                                 f"got {len(own_labels)} labels. Pass images too, with as many "
                                  "images as labels.")
 
-    def model(self, name: str) -> object:
+    def model(self, name: str) -> Any:  # a course VAE, or any model with its methods
         if name not in self._loaded:
             source = self.sources[name]
             if isinstance(source, str):
@@ -409,7 +414,7 @@ class _Catalogue:
         """The map's data for a 2-D model with test images, or None."""
         if name not in self._points:
             model, images = self.model(name), self.test_images(name)
-            points = None
+            points: dict[str, Any] | None = None
             if _model_latent_dim(model, name) == 2 and images is not None and \
                     callable(getattr(model, "encode", None)):
                 shown = images[:MAP_POINTS]
@@ -458,7 +463,8 @@ class LatentExplorer:
         Pixel probabilities of the image for the current code.
     """
 
-    def __init__(self, models: object = None, images: object = None, *, labels: object = None,
+    def __init__(self, models: object = None, images: _PerModel = None, *,
+                 labels: _PerModel = None,
                  scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
                  decode_in_page: bool = True) -> None:
         if not isinstance(decode_in_page, bool):
@@ -506,7 +512,7 @@ class LatentExplorer:
         return self.widget.active_model
 
     @property
-    def model(self) -> object:
+    def model(self) -> Any:  # a course VAE, or a model of yours with decode and latent_dim
         """The current model (loading a shipped one if needed)."""
         return self._catalogue.model(self.model_name)
 
@@ -555,7 +561,7 @@ class LatentExplorer:
                              "those.")
         self._activate(name)
 
-    def set_code(self, z: object) -> None:
+    def set_code(self, z: ArrayLike) -> None:
         """Move the code to ``z`` and redraw once.
 
         Each value is clipped to the slider range and rounded to 0.01, as the page's
@@ -641,12 +647,13 @@ class LatentExplorer:
                 widget = self.widget
                 widget.model_name = name
                 widget.latent_dim = latent_dim
-                widget.spec = spec
+                widget.spec = spec  # type: ignore[assignment]  # traitlets' stubs: Dict is never None
                 widget.fallback_reason = reason
-                widget.points = points
+                widget.points = points  # type: ignore[assignment]  # (allow_none is not typed)
                 widget.n_images = count
                 widget.index = index
-                widget.original = _grey_base64(images[index]) if count else ""
+                widget.original = "" if images is None or not count else \
+                    _grey_base64(images[index])
                 widget.code = [0.0] * latent_dim
                 widget.note = f"model {name!r}, {latent_dim}-D latent space; "
                 widget.active_model = name
@@ -709,7 +716,8 @@ class LatentExplorer:
             self.widget.note = f"{error} "
 
 
-def latent_explorer(models: object = None, images: object = None, *, labels: object = None,
+def latent_explorer(models: object = None, images: _PerModel = None, *,
+                    labels: _PerModel = None,
                     scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
                     decode_in_page: bool = True) -> ExplorerWidget:
     """Build a :class:`LatentExplorer` and return its widget.
@@ -728,8 +736,8 @@ def latent_explorer(models: object = None, images: object = None, *, labels: obj
 
 # ------------------------------------------------------------------ static page
 
-def static_explorer_data(models: object = None, images: object = None, *,
-                         labels: object = None, n_images: int = 100,
+def static_explorer_data(models: object = None, images: _PerModel = None, *,
+                         labels: _PerModel = None, n_images: int = 100,
                          scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> dict:
     """Everything a page with no kernel needs to run the explorer, as JSON-able data.
 
