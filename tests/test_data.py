@@ -117,6 +117,13 @@ def _load(name: str, tmp_path: Path, **kwargs):
     return load_dataset(name, **kwargs)
 
 
+def _load_from_sources(name: str, folders: dict[str, Path]):
+    """load_dataset with each source at its folder from _build_sources."""
+    return load_dataset(name, data_dir=folders["data_dir"], keras_cache=folders["keras_cache"],
+                        system_dir=folders["system"],
+                        download_url=folders["download"].as_uri() + "/")
+
+
 def _check_images(x: np.ndarray, y: np.ndarray, n: int) -> None:
     assert x.shape == (n, 28, 28, 1)
     assert x.dtype == np.float32
@@ -409,13 +416,7 @@ def test_load_dataset_source_order_fashion_mnist(tmp_path, fashion_raw, winner):
     order = list(SOURCE_ORDER)
     present = set(order[order.index(winner):])
     folders = _build_sources(tmp_path, "fashion_mnist", present, fashion_raw)
-    dataset = load_dataset(
-        "fashion_mnist",
-        data_dir=folders["data_dir"],
-        keras_cache=folders["keras_cache"],
-        system_dir=folders["system"],
-        download_url=folders["download"].as_uri() + "/",
-    )
+    dataset = _load_from_sources("fashion_mnist", folders)
     source = dataset.source
     assert source.kind == winner
     assert _reason_kinds(source) == order[: order.index(winner)]
@@ -444,13 +445,7 @@ def test_load_dataset_source_order_mnist_never_uses_system(
     present = set(order[order.index(winner):])
     folders = _build_sources(tmp_path, "mnist", present)
     _write_fashion(folders["system"], fashion_raw)  # must not matter for MNIST
-    dataset = load_dataset(
-        "mnist",
-        data_dir=folders["data_dir"],
-        keras_cache=folders["keras_cache"],
-        system_dir=folders["system"],
-        download_url=folders["download"].as_uri() + "/",
-    )
+    dataset = _load_from_sources("mnist", folders)
     assert dataset.source.kind == winner
     assert _reason_kinds(dataset.source) == order[: order.index(winner)]
     if winner != "embedded":
