@@ -172,8 +172,8 @@ def _read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise _Missing(f"{path} not found")
     if not path.is_file():
-        raise DataFileError(f"Data file {path} is not a regular file. Delete it and fetch "
-                            "mnist.npz again.")
+        raise DataFileError(f"Data file {path} must be a regular file; got a folder or "
+                            "another non-file. Delete it and fetch mnist.npz again.")
     return read_npz_splits(path, MNIST_NPZ_SHA256)
 
 
@@ -203,8 +203,9 @@ def _read_fashion_dir(folder: Path) -> dict[str, np.ndarray]:
                 missing.append(f"{stem}[.gz]")
                 continue
             if not path.is_file():
-                raise DataFileError(f"Data file {path} is not a regular file. Delete it and "
-                                    "fetch the file again.")
+                raise DataFileError(f"Data file {path} must be a regular file; got a folder "
+                                    "or another non-file. Delete it and fetch the file "
+                                    "again.")
             arrays[key] = read_idx(path, FASHION_MNIST_IDX_SHA256[stem])
     if missing:
         raise _Missing(f"{folder} lacks {', '.join(missing)}")
@@ -272,8 +273,8 @@ def _read_embedded(name: str) -> dict[str, np.ndarray]:
     path = EMBEDDED_DIR / filename
     if not path.is_file():
         raise DataFileError(
-            f"Data file {path} is missing from the installed package. "
-            "Reinstall course_utils (pip install -e .) or rebuild it with "
+            f"Data file {path} must ship with the package; got none: it is missing from the "
+            "installed package. Reinstall course_utils (pip install -e .) or rebuild it with "
             "tools/build_embedded_data.py."
         )
     return read_npz_splits(path, digest)
@@ -414,8 +415,10 @@ def _make_dataset(key: str, arrays: dict, source: DataSource, limit: int | None)
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if images.shape[1:] != (28, 28) or len(images) != len(labels):
             raise DataFileError(
-                f"Data from {source.location} has images of shape {images.shape} and "
-                f"{len(labels)} labels for the {split} split; expected (n, 28, 28) and n."
+                f"Data from {source.location} must hold images of shape (n, 28, 28) and n "
+                f"labels; got images of shape {images.shape} and {len(labels)} labels for "
+                f"the {split} split. Check the files at that location, or delete them and "
+                "fetch them again."
             )
         if limit is not None and limit < len(labels):
             keep = _balanced_head(labels, limit)
