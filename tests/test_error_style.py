@@ -1,9 +1,10 @@
 """One error style in course_utils: "<what> must <expected>; got <received>. <Fix.>".
 
-Every ``raise TypeError(...)`` / ``raise ValueError(...)`` in the package is read with
-``ast``: the constant text of its message (f-string fields shown as ``{}``) must say what
-was expected (" must "), what was received ("; got ") and, after that, how to fix it, as
-a sentence of its own. A few real checks are also run to see the messages they print.
+Every ``TypeError(...)`` / ``ValueError(...)`` (and ``DataFileError(...)``) that the
+package raises or returns is read with ``ast``: the constant text of its message
+(f-string fields shown as ``{}``) must say what was expected (" must "), what was
+received ("; got ") and, after that, how to fix it, as a sentence of its own. A few real
+checks are also run to see the messages they print.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from course_utils import _validation
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "course_utils"
 FILES = sorted(PACKAGE.rglob("*.py"))
-CHECKED = {"TypeError", "ValueError"}
+#: The errors of bad input: TypeError, ValueError and the package's subclass of it.
+CHECKED = {"TypeError", "ValueError", "DataFileError"}
 
 #: "... must ...; got .... Fix sentence." The got-part ends at the first full stop (or
 #: ! or ?) followed by a space and a capital letter, a quote, a bracket or a field; the
@@ -72,32 +74,39 @@ def _messages(node: ast.expr, scope: ast.AST, functions: dict) -> list[str] | No
           and node.func.id in functions):
         values = [item.value for item in ast.walk(functions[node.func.id])
                   if isinstance(item, ast.Return) and item.value is not None]
-    texts = [_text(value) for value in values]
-    return None if not texts or None in texts else texts  # type: ignore[return-value]
+    texts = [text for text in map(_text, values) if text is not None]
+    return texts if values and len(texts) == len(values) else None
 
 
 def _offenders(path: Path) -> list[str]:
-    """``file:line: message`` for each raise of TypeError/ValueError not in the style."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    return _problems(path.read_text(), path.relative_to(ROOT).as_posix())
+
+
+def _problems(source: str, relative: str) -> list[str]:
+    """``file:line: message`` for each TypeError/ValueError built with a message not in
+    the style (raised where it is built, or returned by a helper such as ``_fail``)."""
+    tree = ast.parse(source, filename=relative)
     functions = _functions(tree)
-    relative = path.relative_to(ROOT).as_posix()
     problems = []
     scopes = [tree, *functions.values()]
     owner = {}
-    for scope in scopes:  # the innermost function holding each raise
+    for scope in scopes:  # the innermost function holding each call
         for node in ast.walk(scope):
-            if isinstance(node, ast.Raise):
+            if isinstance(node, ast.Call):
                 owner[id(node)] = scope
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-                and isinstance(node.exc.func, ast.Name) and node.exc.func.id in CHECKED):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Name) \
+                and node.exc.id in CHECKED:
+            problems.append(f"{relative}:{node.lineno}: {node.exc.id} without a message")
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in CHECKED):
             continue
         where = f"{relative}:{node.lineno}"
         scope = owner[id(node)]
-        if not node.exc.args:
-            problems.append(f"{where}: {node.exc.func.id} without a message")
+        if not node.args:
+            problems.append(f"{where}: {node.func.id} without a message")
             continue
-        texts = _messages(node.exc.args[0], scope, functions)
+        texts = _messages(node.args[0], scope, functions)
         if texts is None:
             if (relative, getattr(scope, "name", "<module>")) not in ALLOWED:
                 problems.append(f"{where}: the message is not a literal text; write it "
@@ -119,6 +128,30 @@ def test_the_style_pattern_accepts_the_style_and_refuses_the_others():
            "unknown layer type {} in the spec."]
     assert all(STYLE.search(text) for text in good)
     assert not any(STYLE.search(text) for text in bad)
+
+
+def test_the_reader_follows_variables_and_helpers_and_flags_what_it_cannot_read():
+    source = """
+def _message(x):
+    return f"x must be positive; got {x}. Pass 1."
+def _bad(x):
+    return f"bad x {x}"
+def f(x, text):
+    if x == 0:
+        raise ValueError(_message(x))
+    if x == 1:
+        message = "x must be odd; got 1. Pass 3."
+        raise TypeError(message)
+    if x == 2:
+        raise ValueError(_bad(x))
+    if x == 3:
+        raise ValueError(text)
+    if x == 4:
+        raise TypeError
+    raise ValueError("x must be small; got " + str(x) + ". Pass 0.")
+"""
+    problems = _problems(source, "m.py")
+    assert sorted(p.split(":")[1] for p in problems) == ["13", "15", "17"], problems
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
