@@ -263,7 +263,7 @@ def _model_latent_dim(model: object, name: str) -> int:
         raise TypeError(f"models[{name!r}] must be a VAE (with decode(z) and an integer "
                         f"latent_dim) or the name of a shipped model; got "
                         f"{type(model).__name__}. Pass a course VAE, or a name such as "
-                        "'dense z=2'.")
+                        "'mnist_dense'.")
     return int(latent_dim)
 
 
@@ -340,7 +340,7 @@ class _Catalogue:
                                  f"got {len(own_labels)} labels. Pass images too, with as many "
                                  "images as labels.")
 
-    def model(self, name: str) -> Any:  # a course VAE, or any model with its methods
+    def model(self, name: str) -> Any:  # a course VAE, or a model with decode, latent_dim
         if name not in self._loaded:
             source = self.sources[name]
             if isinstance(source, str):
@@ -777,9 +777,9 @@ def static_explorer_data(models: object = None, images: _PerModel = None, *,
     for name in catalogue.sources:
         spec, reason = catalogue.spec(name)
         if spec is None:
-            raise ValueError(f"model {name!r} must be one a page can decode without a "
-                             f"kernel; got one that cannot be decoded in a page: {reason}. "
-                             "Leave it out of models=.")
+            raise ValueError(f"model {name!r} must run in a page without a kernel; got one "
+                             f"that cannot be decoded in a page: {reason}. Leave it out of "
+                             "models=.")
         model = catalogue.model(name)
         test_images = catalogue.test_images(name)
         entry = {"latent_dim": spec["latent_dim"], "spec": spec,
