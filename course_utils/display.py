@@ -12,6 +12,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import FunctionType, MethodType
 
 __all__ = ["SourceListing", "show_source"]
 
@@ -44,7 +45,8 @@ def _unwrap(obj: object) -> object:
     """The function behind a property, staticmethod, classmethod or bound method."""
     if isinstance(obj, property):
         if obj.fget is None:
-            raise TypeError("cannot show a property without a getter.")
+            raise TypeError("a property must have a getter to be shown; got one without. Pass "
+                            "a property defined with @property.")
         return obj.fget
     if isinstance(obj, (staticmethod, classmethod)):
         return obj.__func__
@@ -53,11 +55,11 @@ def _unwrap(obj: object) -> object:
 
 def _name(obj: object) -> str:
     module = getattr(obj, "__module__", None) or ""
-    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+    qualname = str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj)))
     return f"{module}.{qualname}" if module else qualname
 
 
-def _location(obj: object) -> str:
+def _location(obj: FunctionType | MethodType | type) -> str:
     """``path/to/file.py, lines a-b``, the path relative to the repository if possible."""
     lines, start = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj) or "?").resolve()
@@ -92,19 +94,25 @@ def _without_docstring(code: str) -> str:
     return "".join(lines)
 
 
-def _source(obj: object, docstring: bool) -> tuple[str, str]:
+def _inspectable(obj: object) -> FunctionType | MethodType | type:
+    """``obj``'s function or class, whose source ``inspect`` can find."""
     target = _unwrap(obj)
-    if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
-        raise TypeError(f"show_source needs a function, method, property or class; got "
-                        f"{type(obj).__name__}. Pass the object itself, e.g. "
-                        "show_source(Sampling.call), not the result of calling it.")
+    if inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target):
+        return target
+    raise TypeError(f"each object for show_source must be a function, method, property or "
+                    f"class; got {type(obj).__name__}. Pass the object itself, e.g. "
+                    "show_source(Sampling.call), not the result of calling it.")
+
+
+def _source(obj: object, docstring: bool) -> tuple[str, str]:
+    target = _inspectable(obj)
     try:
         code = textwrap.dedent(inspect.getsource(target))
         location = _location(target)
     except (OSError, TypeError) as error:
-        raise TypeError(f"the source of {_name(target)} is not available (it may be built "
-                        "in or defined interactively); show_source works on code saved "
-                        "in a .py file.") from error
+        raise TypeError(f"the object must be code saved in a .py file; got {_name(target)}, "
+                        "whose source is not available (built in or defined "
+                        "interactively). Pass a function or class from a module.") from error
     if not docstring:
         code = _without_docstring(code)
     return f"`{_name(target)}` ({location})", code.rstrip("\n") + "\n"
@@ -135,8 +143,8 @@ def show_source(*objects: object, docstring: bool = False) -> SourceListing:
         or its source cannot be found.
     """
     if not objects:
-        raise TypeError("show_source needs at least one object, e.g. "
-                        "show_source(Sampling.call).")
+        raise TypeError("show_source must be given at least one object; got none. Pass "
+                        "one, e.g. show_source(Sampling.call).")
     parts = [_source(obj, docstring) for obj in objects]
     markdown = "\n\n".join(f"{header}\n\n```python\n{code}```" for header, code in parts)
     code = "\n".join(code for _, code in parts)

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_images, check_positive_int
 
@@ -39,16 +40,21 @@ def figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figu
         figure = Figure(figsize=figsize, layout="constrained")
         return figure, figure.subplots()
     if not isinstance(ax, Axes):
-        raise TypeError(f"expected ax to be a matplotlib Axes or None, got "
-                        f"{type(ax).__name__}, fix: pass figure.subplots() or leave ax out.")
-    return ax.figure, ax
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}. "
+                        "Pass figure.subplots(), or leave ax out.")
+    root = ax.get_figure(root=True)  # the whole figure, also for an Axes in a subfigure
+    if root is None:
+        raise ValueError("ax must belong to a figure; got an Axes without one. Make it with "
+                         "figure.subplots().")
+    return root, ax
 
 
 def _history_dict(history: object) -> Mapping[str, Sequence[float]]:
     values = getattr(history, "history", history)
     if not isinstance(values, Mapping) or not values:
         raise TypeError("history must be a keras History or a non-empty dict of "
-                        f"metric name -> list of values; got {type(history).__name__}.")
+                        f"metric name -> list of values; got {type(history).__name__}. "
+                        "Pass what model.fit returned.")
     return values
 
 
@@ -73,7 +79,8 @@ def plot_history(history: object, keys: Sequence[str] | None = None, *,
         keys = [key for key in values if not key.startswith("val_")]
     missing = [key for key in keys if key not in values]
     if missing:
-        raise ValueError(f"keys {missing} are not in the history; it has {sorted(values)}.")
+        raise ValueError(f"keys must name metrics of the history, {sorted(values)}; got "
+                         f"{missing}, which it lacks. Pick keys from that list.")
     figure, ax = figure_and_axes(ax, (6, 3.5))
     for key in keys:
         epochs = np.arange(1, len(values[key]) + 1)
@@ -86,7 +93,7 @@ def plot_history(history: object, keys: Sequence[str] | None = None, *,
     return figure
 
 
-def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str] | None = None,
+def plot_image_grid(images: ArrayLike, *, ncols: int = 10, titles: Sequence[str] | None = None,
                     row_labels: Sequence[str] | None = None, scale: float = 1.0,
                     suptitle: str | None = None) -> Figure:
     """Show greyscale images in a grid, row by row.
@@ -111,10 +118,10 @@ def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str
     nrows = -(-len(images) // ncols)
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); "
-                         f"got {len(titles)}.")
+                         f"got {len(titles)}. Pass one title per image.")
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(f"row_labels must have one entry per row ({nrows}); "
-                         f"got {len(row_labels)}.")
+                         f"got {len(row_labels)}. Pass one label per row.")
     figure = Figure(figsize=(scale * ncols, scale * nrows + (0.4 if suptitle else 0)),
                     layout="constrained")
     axes = np.atleast_2d(figure.subplots(nrows, ncols, squeeze=False))
@@ -135,7 +142,7 @@ def plot_image_grid(images: np.ndarray, *, ncols: int = 10, titles: Sequence[str
     return figure
 
 
-def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *,
+def plot_reconstructions(originals: ArrayLike, reconstructions: ArrayLike, *,
                          n: int = 10, scale: float = 1.0) -> Figure:
     """Originals on the top row, their reconstructions underneath.
 
@@ -153,7 +160,8 @@ def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *,
     reconstructions = check_images(reconstructions, "reconstructions")
     if originals.shape != reconstructions.shape:
         raise ValueError(f"originals and reconstructions must have the same shape; got "
-                         f"{originals.shape} and {reconstructions.shape}.")
+                         f"{originals.shape} and {reconstructions.shape}. Pass the "
+                         "reconstructions of exactly these originals.")
     n = min(check_positive_int(n, "n"), len(originals))
     stacked = np.concatenate([originals[:n], reconstructions[:n]])
     return plot_image_grid(stacked, ncols=n, row_labels=["original", "reconstruction"],

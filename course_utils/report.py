@@ -55,11 +55,13 @@ def headline(name: str, value: float, unit: str = "", *, digits: int = 4) -> Hea
         ``make course``.
     """
     if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"name must be a non-empty string; got {name!r}.")
+        raise TypeError(f"name must be a non-empty string; got {name!r}. Pass a short "
+                        "label such as 'test NLL'.")
     try:
         value = float(value)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"value must be a number; got {type(value).__name__}.") from error
+        raise TypeError(f"value must be a number; got {type(value).__name__}. Pass a float, "
+                        "e.g. float(loss).") from error
     if not math.isfinite(value):
         raise ValueError(f"value must be finite; got {value}. A NaN loss usually means "
                          "training diverged: lower the learning rate.")

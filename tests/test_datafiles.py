@@ -330,8 +330,8 @@ def test_write_npz_deterministic_output_is_readable_by_read_npz_splits(tmp_path,
 
 def test_readers_name_a_missing_file_as_missing_not_truncated(tmp_path):
     missing = tmp_path / "nowhere" / "train-images-idx3-ubyte.gz"
-    with pytest.raises(DataFileError, match=re.escape(str(missing)) + r" does not exist"):
+    with pytest.raises(DataFileError, match=re.escape(str(missing)) + r" must exist; got nothing"):
         read_idx(missing)
     with pytest.raises(DataFileError, match=re.escape(str(tmp_path / "m.npz")) +
-                       r" does not exist"):
+                       r" must exist; got nothing"):
         read_npz_splits(tmp_path / "m.npz", "0" * 64)

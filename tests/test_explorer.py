@@ -264,10 +264,10 @@ def test_a_model_without_images_cannot_encode(vae2):
     explorer = LatentExplorer({"mine": vae2, "shipped": "mnist_conv"})
     assert explorer.widget.n_images == 0 and explorer.test_images is None
     assert explorer.widget.original == "" and explorer.widget.points is None
-    with pytest.raises(ValueError, match="no test images"):
+    with pytest.raises(ValueError, match="must have test images to encode; got none"):
         explorer.encode_image(0)
     page_sends(explorer, event="encode", index=0)               # the page: a note, no raise
-    assert "no test images" in explorer.widget.note
+    assert "must have test images to encode" in explorer.widget.note
     explorer.select_model("shipped")
     assert explorer.widget.n_images == 1000
 

@@ -24,7 +24,7 @@ def test_plot_history_uses_given_axes():
 
 
 def test_plot_history_rejects_unknown_keys_and_bad_history():
-    with pytest.raises(ValueError, match="not in the history"):
+    with pytest.raises(ValueError, match=r"keys must name metrics of the history.*'kl_loss'"):
         plot_history({"loss": [1.0]}, keys=["kl_loss"])
     with pytest.raises(TypeError, match="History"):
         plot_history([1.0, 2.0])

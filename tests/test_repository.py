@@ -81,6 +81,17 @@ def test_environment_yml_installs_what_make_installs():
     assert "- python=3.11" in text
 
 
+def test_make_lint_runs_ruff_and_mypy_on_the_package():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has no lint target"
+    assert "ruff check course_utils tests tools notebooks" in recipe.group(1)
+    assert "$(VENV)/bin/mypy" in recipe.group(1)
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    assert tool["mypy"]["packages"] == ["course_utils"]
+    assert "ANN201" in tool["ruff"]["lint"]["select"]
+
+
 def test_importing_course_utils_without_tensorflow_says_how_to_install_it():
     script = ("import sys; sys.modules['tensorflow'] = None\n"
               "try:\n    import course_utils\n"

@@ -67,7 +67,7 @@ def test_finite_check_counts_nan_and_infinite_values_and_says_how_to_fix():
 
 
 def test_finite_check_can_name_a_cause_instead_of_the_generic_fix():
-    with pytest.raises(ValueError, match=r"1 NaN value.*training diverged"):
+    with pytest.raises(ValueError, match=r"1 NaN value \(of 2\)\. Training diverged\.$"):
         check_array([[np.nan, 0.0]], "z", finite=True, fix="training diverged")
 
 

@@ -140,7 +140,8 @@ class ImageDataset:
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(images, labels)`` of ``"train"`` or ``"test"``."""
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+            raise ValueError(f"split must be one of {SPLITS}; got {split!r}. Pass 'train' or "
+                             "'test'.")
         return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
     def summary(self) -> str:
@@ -171,8 +172,8 @@ def _read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise _Missing(f"{path} not found")
     if not path.is_file():
-        raise DataFileError(f"Data file {path} is not a regular file. Delete it and fetch "
-                            "mnist.npz again.")
+        raise DataFileError(f"Data file {path} must be a regular file; got a folder or "
+                            "another non-file. Delete it and fetch mnist.npz again.")
     return read_npz_splits(path, MNIST_NPZ_SHA256)
 
 
@@ -202,8 +203,9 @@ def _read_fashion_dir(folder: Path) -> dict[str, np.ndarray]:
                 missing.append(f"{stem}[.gz]")
                 continue
             if not path.is_file():
-                raise DataFileError(f"Data file {path} is not a regular file. Delete it and "
-                                    "fetch the file again.")
+                raise DataFileError(f"Data file {path} must be a regular file; got a folder "
+                                    "or another non-file. Delete it and fetch the file "
+                                    "again.")
             arrays[key] = read_idx(path, FASHION_MNIST_IDX_SHA256[stem])
     if missing:
         raise _Missing(f"{folder} lacks {', '.join(missing)}")
@@ -271,8 +273,8 @@ def _read_embedded(name: str) -> dict[str, np.ndarray]:
     path = EMBEDDED_DIR / filename
     if not path.is_file():
         raise DataFileError(
-            f"Data file {path} is missing from the installed package. "
-            "Reinstall course_utils (pip install -e .) or rebuild it with "
+            f"Data file {path} must ship with the package; got none: it is missing from the "
+            "installed package. Reinstall course_utils (pip install -e .) or rebuild it with "
             "tools/build_embedded_data.py."
         )
     return read_npz_splits(path, digest)
@@ -282,10 +284,12 @@ def _read_embedded(name: str) -> dict[str, np.ndarray]:
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string, one of {DATASETS}; got {type(name).__name__}.")
+        raise TypeError(f"name must be a string, one of {DATASETS}; got "
+                        f"{type(name).__name__}. Pass a name such as 'mnist'.")
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; valid names are {DATASETS}.")
+        raise ValueError(f"name must be one of {DATASETS}; got {name!r}. Pick one of those "
+                         "names.")
     return key
 
 
@@ -293,9 +297,11 @@ def _check_limit(limit: object) -> int | None:
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
-        raise TypeError(f"limit must be a whole number or None; got {type(limit).__name__}.")
+        raise TypeError(f"limit must be a whole number or None; got {type(limit).__name__}. "
+                        "Pass an int such as 1000, or None for all images.")
     if limit < 0:
-        raise ValueError(f"limit must be >= 0 (images per split) or None for all; got {limit}.")
+        raise ValueError(f"limit must be >= 0 (images per split) or None for all; got {limit}. "
+                         "Pass 0 or more.")
     return int(limit)
 
 
@@ -310,8 +316,8 @@ def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     folder = Path(data_dir).expanduser()
     if not folder.is_dir():
         raise ValueError(
-            f"{origin} points at {str(folder)!r}, which is not an existing directory. "
-            "Pass a folder holding mnist.npz or the Fashion-MNIST IDX files, or unset it."
+            f"{origin} must be an existing directory; got {str(folder)!r}. Pass a folder "
+            "holding mnist.npz or the Fashion-MNIST IDX files, or unset it."
         )
     return folder
 
@@ -409,8 +415,10 @@ def _make_dataset(key: str, arrays: dict, source: DataSource, limit: int | None)
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if images.shape[1:] != (28, 28) or len(images) != len(labels):
             raise DataFileError(
-                f"Data from {source.location} has images of shape {images.shape} and "
-                f"{len(labels)} labels for the {split} split; expected (n, 28, 28) and n."
+                f"Data from {source.location} must hold images of shape (n, 28, 28) and n "
+                f"labels; got images of shape {images.shape} and {len(labels)} labels for "
+                f"the {split} split. Check the files at that location, or delete them and "
+                "fetch them again."
             )
         if limit is not None and limit < len(labels):
             keep = _balanced_head(labels, limit)

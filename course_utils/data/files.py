@@ -45,16 +45,18 @@ def sha256_of_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _fail(path: Path, problem: str, fix: str) -> DataFileError:
-    return DataFileError(f"Data file {path} {problem}. {fix}")
+def _fail(path: Path, expected: str, got: str, fix: str) -> DataFileError:
+    """``Data file <path> must <expected>; got <got>. <fix>``, the package's error style."""
+    return DataFileError(f"Data file {path} must {expected}; got {got}. {fix}")
 
 
 def _require_file(path: Path) -> None:
     """Raise :class:`DataFileError` if ``path`` is not an existing regular file."""
     if not path.exists():
-        raise _fail(path, "does not exist", "Check the path, or fetch the file.")
+        raise _fail(path, "exist", "nothing at that path", "Check the path, or fetch the file.")
     if not path.is_file():
-        raise _fail(path, "is not a regular file", "Point at the file itself.")
+        raise _fail(path, "be a regular file", "a folder or another non-file",
+                    "Point at the file itself.")
 
 
 def _read_idx_bytes(path: Path) -> bytes:
@@ -67,8 +69,7 @@ def _read_idx_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise _fail(
-            path,
-            f"cannot be read ({type(error).__name__}: {error})",
+            path, "be readable", f"{type(error).__name__}: {error}",
             "It is probably truncated; delete it and fetch it again.",
         ) from error
 
@@ -102,31 +103,28 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
         actual = hashlib.sha256(raw).hexdigest()
         if actual != expected_sha256:
             raise _fail(
-                path,
-                f"has the wrong content: its SHA-256 (uncompressed) is {actual}, "
-                f"expected {expected_sha256}",
+                path, f"have the SHA-256 (uncompressed) {expected_sha256}",
+                f"{actual}: the wrong content",
                 "It is corrupted or a different file; delete it and fetch it again.",
             )
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_DTYPE_CODE:
         raise _fail(
-            path,
-            "does not start with an unsigned-byte IDX header",
-            "Expected an MNIST-style IDX file; check that you pointed at the right file.",
+            path, "start with an unsigned-byte IDX header", "other bytes",
+            "Point at an MNIST-style IDX file; check that it is the right file.",
         )
     n_dims = raw[3]
     header_size = 4 + 4 * n_dims
     if len(raw) < header_size:
-        raise _fail(path, "is truncated inside its header", "Delete it and fetch it again.")
+        raise _fail(path, "hold a whole IDX header", "a file truncated inside its header",
+                    "Delete it and fetch it again.")
     shape = tuple(
         int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)
     )
     expected_size = header_size + int(np.prod(shape))
     if len(raw) != expected_size:
         raise _fail(
-            path,
-            f"holds {len(raw)} bytes but its header announces shape {shape} "
-            f"({expected_size} bytes)",
-            "It is truncated or corrupted; delete it and fetch it again.",
+            path, f"hold {expected_size} bytes, as its header announces shape {shape}",
+            f"{len(raw)} bytes", "It is truncated or corrupted; delete it and fetch it again.",
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
@@ -163,31 +161,30 @@ def read_npz_splits(
         actual = sha256_of_file(path)
         if actual != expected_sha256:
             raise _fail(
-                path,
-                f"has the wrong content: its SHA-256 is {actual}, expected {expected_sha256}",
+                path, f"have the SHA-256 {expected_sha256}", f"{actual}: the wrong content",
                 "It is corrupted or truncated; delete it and fetch it again "
                 "(for the embedded subsets: reinstall the package).",
             )
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise _fail(path, "holds a single array, not an .npz archive of arrays",
-                        "Expected Keras' mnist.npz layout: x_train, y_train, x_test, y_test.")
+            raise _fail(path, "be an .npz archive of arrays", "a single array",
+                        "Pass a file in Keras' mnist.npz layout: x_train, y_train, x_test, "
+                        "y_test.")
         with loaded as archive:
             missing = [key for key in _NPZ_KEYS if key not in archive.files]
             if missing:
                 raise _fail(
-                    path,
-                    f"lacks the arrays {missing} (it has {sorted(archive.files)})",
-                    "Expected Keras' mnist.npz layout: x_train, y_train, x_test, y_test.",
+                    path, f"hold the arrays {list(_NPZ_KEYS)}",
+                    f"{sorted(archive.files)}, which lacks the arrays {missing}",
+                    "Pass a file in Keras' mnist.npz layout.",
                 )
             return {key: np.asarray(archive[key]) for key in _NPZ_KEYS}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         if isinstance(error, DataFileError):
             raise
         raise _fail(
-            path,
-            f"cannot be read as an .npz archive ({type(error).__name__}: {error})",
+            path, "be readable as an .npz archive", f"{type(error).__name__}: {error}",
             "It is probably truncated; delete it and fetch it again.",
         ) from error
 

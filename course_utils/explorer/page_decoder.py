@@ -47,6 +47,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "SPEC_FORMAT",
@@ -308,7 +309,7 @@ def export_decoder(model: object, *, allow_float16: bool = True,
     return try_export_decoder(model, allow_float16=allow_float16, verify=verify)[0]
 
 
-def decode_with_spec(spec: dict[str, Any], codes: object) -> np.ndarray:
+def decode_with_spec(spec: dict[str, Any], codes: ArrayLike) -> np.ndarray:
     """Decode codes with a spec in NumPy (float64): what the page computes.
 
     Parameters
@@ -330,16 +331,18 @@ def decode_with_spec(spec: dict[str, Any], codes: object) -> np.ndarray:
     if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT or \
             spec.get("version") != SPEC_VERSION:
         raise ValueError(f"spec must be a dict from export_decoder (format {SPEC_FORMAT!r}, "
-                         f"version {SPEC_VERSION}); got {type(spec).__name__}.")
+                         f"version {SPEC_VERSION}); got {type(spec).__name__}. Pass what "
+                         "export_decoder(vae) returns.")
     x = np.asarray(codes, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != spec["latent_dim"]:
-        raise ValueError(f"codes must have shape (n, {spec['latent_dim']}); got {x.shape}.")
+        raise ValueError(f"codes must have shape (n, {spec['latent_dim']}); got {x.shape}. "
+                         "Pass one row per code, e.g. z[None, :] for a single code.")
     for layer in spec["layers"]:
         x = _run_layer(layer, x)
     height, width = spec["image_shape"]
     if x[0].size != height * width:
-        raise ValueError(f"the last layer gives {x.shape[1:]}, not one {height} x {width} "
-                         "image.")
+        raise ValueError(f"the spec's last layer must give one {height} x {width} image; "
+                         f"got {x.shape[1:]}. Export the spec again with export_decoder.")
     return 1.0 / (1.0 + np.exp(-x.reshape(len(x), height, width)))
 
 
@@ -356,7 +359,8 @@ def _run_layer(layer: dict[str, Any], x: np.ndarray) -> np.ndarray:
     elif kind == "flatten":
         x = x.reshape(len(x), -1)
     elif kind != "activation":
-        raise ValueError(f"unknown layer type {kind!r} in the spec.")
+        raise ValueError(f"each layer type in the spec must be one export_decoder writes; "
+                         f"got {kind!r}. Export the spec again with export_decoder.")
     if layer.get("activation", "linear") == "relu":
         x = np.maximum(x, 0.0)
     return x
@@ -376,8 +380,9 @@ def _conv_transpose_numpy(layer: dict[str, Any], x: np.ndarray) -> np.ndarray:
     kh, kw, filters, channels = kernel.shape
     n, height, width, in_channels = x.shape
     if in_channels != channels:
-        raise ValueError(f"layer {layer['name']!r} expects {channels} input channels; got "
-                         f"{in_channels}.")
+        raise ValueError(f"the input of layer {layer['name']!r} must have {channels} "
+                         f"channels; got {in_channels}. Export the spec again with "
+                         "export_decoder.")
     (sy, sx), padding = layer["strides"], layer["padding"]
     out_h, top = _transposed_geometry(padding, height, kh, sy)
     out_w, left = _transposed_geometry(padding, width, kw, sx)

@@ -42,6 +42,7 @@ from typing import Any, Mapping
 import anywidget
 import numpy as np
 import traitlets
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_images, check_positive_int
 
@@ -64,11 +65,13 @@ MAP_POINTS = 2000    # at most this many test codes on the 2-D map
 JS_DIR = Path(__file__).resolve().parent / "js"
 _JS_IMPORT = 'import { base64ToBytes, loadDecoder } from "./decoder.js";'
 STATIC_FORMAT = "course-utils-explorer"
+#: Test images (or labels): one array for every model, or one per menu label.
+_PerModel = ArrayLike | Mapping[str, ArrayLike] | None
 
 
 # ---------------------------------------------------------------------- rendering
 
-def image_to_uint8(image: object) -> np.ndarray:
+def image_to_uint8(image: ArrayLike) -> np.ndarray:
     """Quantise pixel probabilities to the grey levels the explorer shows.
 
     Parameters
@@ -85,12 +88,12 @@ def image_to_uint8(image: object) -> np.ndarray:
     if pixels.ndim == 3:
         if pixels.shape[-1] != 1:
             raise ValueError(f"image must be greyscale, shape (h, w) or (h, w, 1); got "
-                             f"shape {pixels.shape}.")
+                             f"shape {pixels.shape}. Keep one channel, e.g. image[..., :1].")
         pixels = pixels[..., 0]
     return np.rint(255.0 * (1.0 - np.clip(pixels, 0.0, 1.0))).astype(np.uint8)
 
 
-def render_png(image: object, scale: int = DEFAULT_SCALE) -> bytes:
+def render_png(image: ArrayLike, scale: int = DEFAULT_SCALE) -> bytes:
     """PNG bytes of an image, each pixel drawn as a ``scale x scale`` block.
 
     Parameters
@@ -156,7 +159,7 @@ def _ink_components(mask: np.ndarray) -> list[np.ndarray]:
     return components
 
 
-def clean_image_index(images: object, *, ink: float = 0.2, limit: int = 200) -> int:
+def clean_image_index(images: ArrayLike, *, ink: float = 0.2, limit: int = 200) -> int:
     """Index of the first image whose ink is one piece, with no stray marks beside it.
 
     An image counts as clean when its pixels above ``ink`` form one 8-connected
@@ -259,7 +262,8 @@ def _model_latent_dim(model: object, name: str) -> int:
             or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
         raise TypeError(f"models[{name!r}] must be a VAE (with decode(z) and an integer "
                         f"latent_dim) or the name of a shipped model; got "
-                        f"{type(model).__name__}.")
+                        f"{type(model).__name__}. Pass a course VAE, or a name such as "
+                        "'mnist_dense'.")
     return int(latent_dim)
 
 
@@ -277,11 +281,13 @@ def _check_sources(models: object) -> dict[str, object]:
     sources = {}
     for label, model in models.items():
         if not isinstance(label, str):
-            raise TypeError(f"model labels must be strings; got {label!r}.")
+            raise TypeError(f"model labels must be strings; got {label!r}. Use the menu "
+                            "text as the key, e.g. {'my VAE': vae}.")
         if isinstance(model, str):
             if model not in PRETRAINED:
-                raise ValueError(f"models[{label!r}] = {model!r} is not a shipped model; "
-                                 f"the shipped models are {sorted(PRETRAINED)}.")
+                raise ValueError(f"models[{label!r}] must be the name of a shipped model, "
+                                 f"one of {sorted(PRETRAINED)}; got {model!r}. Pick one of "
+                                 "those names.")
         else:
             _model_latent_dim(model, label)
         sources[label] = model
@@ -296,8 +302,9 @@ def _per_model(value: object, sources: Mapping[str, object], name: str,
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(sources))
         if unknown:
-            raise ValueError(f"{name} has entries {unknown} for models that are not in the "
-                             f"menu {list(sources)}.")
+            raise ValueError(f"the keys of {name} must be models of the menu "
+                             f"{list(sources)}; got {unknown} too. Drop those entries or "
+                             "add the models.")
         return {label: check(item, f"{name}[{label!r}]") for label, item in value.items()}
     return check(value, name)
 
@@ -314,7 +321,7 @@ def _check_labels(value: object, name: str) -> np.ndarray:
 class _Catalogue:
     """The menu's models, loaded when first needed, with their test images and page specs."""
 
-    def __init__(self, models: object, images: object, labels: object) -> None:
+    def __init__(self, models: object, images: _PerModel, labels: _PerModel) -> None:
         self.sources = _check_sources(models)
         self.images = _per_model(images, self.sources, "images", check_images)
         self.labels = _per_model(labels, self.sources, "labels", _check_labels)
@@ -324,13 +331,16 @@ class _Catalogue:
         self._points: dict[str, dict | None] = {}
         self._clean: dict[str, int] = {}
         for label in self.sources:
-            images, labels = self._own(self.images, label), self._own(self.labels, label)
-            if labels is not None and (images is None or len(labels) != len(images)):
+            own_images = self._own(self.images, label)
+            own_labels = self._own(self.labels, label)
+            if own_labels is not None and (own_images is None
+                                           or len(own_labels) != len(own_images)):
                 raise ValueError(f"labels for {label!r} must come with images, one label per "
-                                 f"image ({0 if images is None else len(images)}); got "
-                                 f"{len(labels)} labels.")
+                                 f"image ({0 if own_images is None else len(own_images)}); "
+                                 f"got {len(own_labels)} labels. Pass images too, with as many "
+                                 "images as labels.")
 
-    def model(self, name: str) -> object:
+    def model(self, name: str) -> Any:  # a course VAE, or a model with decode, latent_dim
         if name not in self._loaded:
             source = self.sources[name]
             if isinstance(source, str):
@@ -404,7 +414,7 @@ class _Catalogue:
         """The map's data for a 2-D model with test images, or None."""
         if name not in self._points:
             model, images = self.model(name), self.test_images(name)
-            points = None
+            points: dict[str, Any] | None = None
             if _model_latent_dim(model, name) == 2 and images is not None and \
                     callable(getattr(model, "encode", None)):
                 shown = images[:MAP_POINTS]
@@ -453,16 +463,19 @@ class LatentExplorer:
         Pixel probabilities of the image for the current code.
     """
 
-    def __init__(self, models: object = None, images: object = None, *, labels: object = None,
+    def __init__(self, models: object = None, images: _PerModel = None, *,
+                 labels: _PerModel = None,
                  scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
                  decode_in_page: bool = True) -> None:
         if not isinstance(decode_in_page, bool):
-            raise TypeError(f"decode_in_page must be True or False; got {decode_in_page!r}.")
+            raise TypeError(f"decode_in_page must be True or False; got {decode_in_page!r}. "
+                            "Pass a bool.")
         self.scale = check_positive_int(scale, "scale")
         if isinstance(slider_range, bool) or not isinstance(slider_range, (int, float)) \
                 or not 0 < slider_range < 100:
             raise ValueError(f"slider_range must be a positive number of prior standard "
-                             f"deviations such as 3.0; got {slider_range!r}.")
+                             f"deviations below 100; got {slider_range!r}. Pass a number "
+                             "such as 3.0.")
         self.slider_range = float(slider_range)
         self._catalogue = _Catalogue(models, images, labels)
         if not decode_in_page:
@@ -499,7 +512,7 @@ class LatentExplorer:
         return self.widget.active_model
 
     @property
-    def model(self) -> object:
+    def model(self) -> Any:  # a course VAE, or a model of yours with decode and latent_dim
         """The current model (loading a shipped one if needed)."""
         return self._catalogue.model(self.model_name)
 
@@ -543,11 +556,12 @@ class LatentExplorer:
     def select_model(self, name: str) -> None:
         """Switch to the model with menu label ``name`` (as the menu does)."""
         if name not in self._catalogue.sources:
-            raise ValueError(f"no model is called {name!r} here; choose one of "
-                             f"{list(self._catalogue.sources)}.")
+            raise ValueError(f"name must be a model of the menu, one of "
+                             f"{list(self._catalogue.sources)}; got {name!r}. Choose one of "
+                             "those.")
         self._activate(name)
 
-    def set_code(self, z: object) -> None:
+    def set_code(self, z: ArrayLike) -> None:
         """Move the code to ``z`` and redraw once.
 
         Each value is clipped to the slider range and rounded to 0.01, as the page's
@@ -558,12 +572,11 @@ class LatentExplorer:
         ----------
         z : array-like of shape (latent_dim,)
         """
-        code = check_array(z, "z", ndim=1)
+        code = check_array(z, "z", ndim=1, finite=True)
         if code.shape != (self.latent_dim,):
             raise ValueError(f"z must have shape ({self.latent_dim},) for model "
-                             f"{self.model_name!r}; got shape {code.shape}.")
-        if not np.all(np.isfinite(code)):
-            raise ValueError(f"z must be finite; got {code}.")
+                             f"{self.model_name!r}; got shape {code.shape}. Pass one value "
+                             "per latent dimension.")
         snapped = _snap(code, self.slider_range)
         clipped = not np.array_equal(np.clip(code, -self.slider_range, self.slider_range), code)
         self._show(snapped, f"clipped to the slider range +-{self.slider_range:g}; "
@@ -583,12 +596,12 @@ class LatentExplorer:
         """
         images = self.test_images
         if images is None:
-            raise ValueError(f"model {self.model_name!r} has no test images to encode; pass "
-                             "images=... when you create the explorer.")
+            raise ValueError(f"model {self.model_name!r} must have test images to encode; "
+                             "got none. Pass images=... when you create the explorer.")
         index = check_positive_int(index, "index", minimum=0)
         if index >= len(images):
             raise ValueError(f"index must be below {len(images)}, the number of test "
-                             f"images; got {index}.")
+                             f"images; got {index}. Pass a smaller index.")
         self._index_chosen = True
         self.widget.index = index
         z_mean, _ = self.model.encode(images[index:index + 1])
@@ -634,12 +647,13 @@ class LatentExplorer:
                 widget = self.widget
                 widget.model_name = name
                 widget.latent_dim = latent_dim
-                widget.spec = spec
+                widget.spec = spec  # type: ignore[assignment]  # traitlets' stubs: Dict is never None
                 widget.fallback_reason = reason
-                widget.points = points
+                widget.points = points  # type: ignore[assignment]  # (allow_none is not typed)
                 widget.n_images = count
                 widget.index = index
-                widget.original = _grey_base64(images[index]) if count else ""
+                widget.original = "" if images is None or not count else \
+                    _grey_base64(images[index])
                 widget.code = [0.0] * latent_dim
                 widget.note = f"model {name!r}, {latent_dim}-D latent space; "
                 widget.active_model = name
@@ -702,7 +716,8 @@ class LatentExplorer:
             self.widget.note = f"{error} "
 
 
-def latent_explorer(models: object = None, images: object = None, *, labels: object = None,
+def latent_explorer(models: object = None, images: _PerModel = None, *,
+                    labels: _PerModel = None,
                     scale: int = DEFAULT_SCALE, slider_range: float = 3.0,
                     decode_in_page: bool = True) -> ExplorerWidget:
     """Build a :class:`LatentExplorer` and return its widget.
@@ -721,8 +736,8 @@ def latent_explorer(models: object = None, images: object = None, *, labels: obj
 
 # ------------------------------------------------------------------ static page
 
-def static_explorer_data(models: object = None, images: object = None, *,
-                         labels: object = None, n_images: int = 100,
+def static_explorer_data(models: object = None, images: _PerModel = None, *,
+                         labels: _PerModel = None, n_images: int = 100,
                          scale: int = DEFAULT_SCALE, slider_range: float = 3.0) -> dict:
     """Everything a page with no kernel needs to run the explorer, as JSON-able data.
 
@@ -762,8 +777,9 @@ def static_explorer_data(models: object = None, images: object = None, *,
     for name in catalogue.sources:
         spec, reason = catalogue.spec(name)
         if spec is None:
-            raise ValueError(f"model {name!r} cannot be decoded in a page without a kernel: "
-                             f"{reason}. Leave it out of models=.")
+            raise ValueError(f"model {name!r} must run in a page without a kernel; got one "
+                             f"that cannot be decoded in a page: {reason}. Leave it out of "
+                             "models=.")
         model = catalogue.model(name)
         test_images = catalogue.test_images(name)
         entry = {"latent_dim": spec["latent_dim"], "spec": spec,
@@ -809,12 +825,14 @@ def static_explorer_html(data: dict | None = None, *,
     """
     if not isinstance(element_id, str) or not _ELEMENT_ID.match(element_id):
         raise ValueError(f"element_id must be letters, digits, '-' or '_', starting with a "
-                         f"letter, such as 'latent-explorer'; got {element_id!r}.")
+                         f"letter; got {element_id!r}. Pass an id such as "
+                         "'latent-explorer'.")
     if data is None:
         data = static_explorer_data()
     if not isinstance(data, dict) or data.get("format") != STATIC_FORMAT:
         raise ValueError("data must come from static_explorer_data(); got "
-                         f"{type(data).__name__}.")
+                         f"{type(data).__name__}. Pass what static_explorer_data() returns, "
+                         "or None.")
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     module = explorer_module_source()
     if "</script" in module.lower():
