@@ -48,12 +48,15 @@ import textwrap
 import types
 import warnings
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "Prediction",
-           "as_numbers", "expect",
+           "as_number", "as_numbers", "close", "compare", "expect", "expect_callable",
+           "expect_finite", "expect_shape", "reject_mistakes",
            "is_graded", "set_graded", "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE",
            "NO_SOLUTION_MESSAGE"]
 
@@ -114,6 +117,140 @@ def as_numbers(value: object, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
                           f"return {what}.") from None
+
+
+# ------------------------------------------------------- the common checking sequence
+# A checker runs the answer on fixed inputs, then: is the answer a function, are its
+# results numbers of the right shape and finite, do they agree with the reference, and
+# if not, which known mistake do they match? These helpers are that sequence; a lesson
+# module holds only its inputs, its mistakes and their advice.
+
+def expect_callable(answer: object, name: str, number: int) -> None:
+    """Advise passing the function itself unless ``answer`` is callable.
+
+    Parameters
+    ----------
+    answer : object
+        What the learner passed to ``ex.qN.check``.
+    name : str
+        The example name in the advice, e.g. ``"my_iw_bound"``.
+    number : int
+        The exercise's number N in ``ex.qN``.
+    """
+    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
+
+
+def close(got: ArrayLike, want: ArrayLike, *, rtol: float = 1e-4, atol: float = 1e-8) -> bool:
+    """True when ``got`` and ``want`` agree elementwise to ``rtol`` and ``atol``.
+
+    Parameters
+    ----------
+    got, want : array_like
+        Values of broadcastable shapes; compared as float64.
+    rtol, atol : float
+        Relative and absolute tolerance, as in :func:`numpy.allclose`.
+
+    Returns
+    -------
+    bool
+        False also when the shapes do not broadcast.
+    """
+    try:
+        return bool(np.allclose(np.asarray(got, dtype=np.float64),
+                                np.asarray(want, dtype=np.float64), rtol=rtol, atol=atol))
+    except ValueError:  # shapes that do not broadcast are not close
+        return False
+
+
+def expect_shape(got: np.ndarray, shape: tuple[int, ...], what: str, fix: str = "") -> None:
+    """Advise the expected shape unless ``got`` has ``shape``.
+
+    The advice reads "Expected <what>, shape <shape>; got shape <got.shape>. <fix>".
+
+    Parameters
+    ----------
+    got : numpy.ndarray
+        The learner's result.
+    shape : tuple of int
+        The reference result's shape.
+    what : str
+        What one result holds, e.g. ``"one number per image"``.
+    fix : str
+        A sentence on how to get the shape right; may be empty.
+    """
+    shape = tuple(shape)
+    tail = f" {fix}" if fix else ""
+    expect(got.shape == shape, f"Expected {what}, shape {shape}; got shape {got.shape}.{tail}")
+
+
+def expect_finite(got: ArrayLike, advice: str) -> None:
+    """Raise :class:`CheckFailed` with ``advice`` if ``got`` holds NaN or inf."""
+    expect(bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64)))), advice)
+
+
+def as_number(value: object, what: str, advice: str = "") -> float:
+    """A learner's single number, or advice when it is not numeric or not one number.
+
+    Parameters
+    ----------
+    value : object
+        What the learner's function returned.
+    what : str
+        What it should return, for the advice, e.g. ``"one number, sigma"``.
+    advice : str
+        The advice for a result with more than one number; ``{shape}`` in it is
+        replaced by the result's shape. By default "Return <what>; got an array of
+        shape <shape>."
+
+    Returns
+    -------
+    float
+    """
+    got = as_numbers(value, what)
+    text = advice or f"Return {what}; got an array of shape {{shape}}."
+    expect(got.size == 1, text.replace("{shape}", str(got.shape)))
+    return float(got.reshape(()))
+
+
+def reject_mistakes(got: ArrayLike, mistakes: Iterable[tuple[ArrayLike, str]], *,
+                    rtol: float = 1e-4, atol: float = 1e-8) -> None:
+    """Raise :class:`CheckFailed` with the advice of the first mistake ``got`` matches.
+
+    Parameters
+    ----------
+    got : array_like
+        The learner's result.
+    mistakes : iterable of (array_like, str)
+        What a typical mistake returns on the same inputs, and the advice for it, in
+        the order they are tried.
+    rtol, atol : float
+        Tolerances of the match, as in :func:`close`.
+    """
+    for wrong, advice in mistakes:
+        if close(got, wrong, rtol=rtol, atol=atol):
+            raise CheckFailed(advice)
+
+
+def compare(got: ArrayLike, want: ArrayLike, advice: str, *,
+            mistakes: Iterable[tuple[ArrayLike, str]] = (), rtol: float = 1e-4,
+            atol: float = 1e-8) -> None:
+    """Pass when ``got`` is close to ``want``; else the advice of a known mistake, or ``advice``.
+
+    Parameters
+    ----------
+    got, want : array_like
+        The learner's result and the reference's, on the same inputs.
+    advice : str
+        What to say when ``got`` is wrong and matches none of ``mistakes``.
+    mistakes : iterable of (array_like, str)
+        Typical wrong results with their advice, see :func:`reject_mistakes`.
+    rtol, atol : float
+        Tolerances of every comparison, as in :func:`close`.
+    """
+    if close(got, want, rtol=rtol, atol=atol):
+        return
+    reject_mistakes(got, mistakes, rtol=rtol, atol=atol)
+    raise CheckFailed(advice)
 
 
 @dataclass(frozen=True)
@@ -645,14 +782,15 @@ class Prediction:
     tolerance : float, optional
         The prediction is a number; it holds when it lies within ``tolerance`` times
         the measured value's size of the measurement (0.25: within 25 %).
-    explanation : str or callable, optional
+    explanation : str, callable or mapping, optional
         Why the measurement comes out as it does, shown by :meth:`reveal`; a callable
-        receives the measured value and returns the text.
+        receives the measured value and returns the text; a mapping gives the text for
+        each measured choice (a choice it lacks gets none).
     """
 
     def __init__(self, title: str, *, choices: tuple[str, ...] | list[str] | None = None,
                  tolerance: float | None = None,
-                 explanation: str | Callable[[Any], str] = "") -> None:
+                 explanation: str | Callable[[Any], str] | Mapping[str, str] = "") -> None:
         if (choices is None) == (tolerance is None):
             raise ValueError("a Prediction takes either choices=(...) or tolerance=..., "
                              "not both or neither.")
@@ -663,7 +801,7 @@ class Prediction:
         if tolerance is not None and not (isinstance(tolerance, (int, float))
                                           and 0 < tolerance < float("inf")):
             raise ValueError(f"tolerance must be a positive number; got {tolerance!r}.")
-        if not (isinstance(explanation, str) or callable(explanation)):
+        if not (isinstance(explanation, (str, Mapping)) or callable(explanation)):
             raise TypeError("explanation must be a string or a function of the measured "
                             f"value; got {type(explanation).__name__}.")
         self.title = title
@@ -740,8 +878,12 @@ class Prediction:
             raise TypeError(f"{self.title}: the measurement must be {self._expected_form()}; "
                             f"got {measured!r}.")
         shown = f"{measured:.4g}" if self.tolerance is not None else repr(measured)
-        explanation = (self._explanation(measured) if callable(self._explanation)
-                       else self._explanation)
+        if isinstance(self._explanation, Mapping):
+            explanation = self._explanation.get(measured, "")
+        elif callable(self._explanation):
+            explanation = self._explanation(measured)
+        else:
+            explanation = self._explanation
         tail = f" {explanation}" if explanation else ""
         if _is_placeholder(prediction):
             return CheckResult(self.title, "not_attempted",
