@@ -9,8 +9,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from course_utils.evaluation import reconstruction as evaluation
-from course_utils.exercises.core import (Exercise, Prediction, as_numbers, close, compare,
-                                         expect, expect_callable, expect_shape)
+from course_utils.exercises.core import (
+    Exercise,
+    Prediction,
+    as_numbers,
+    close,
+    compare,
+    expect,
+    expect_callable,
+    expect_shape,
+)
 from course_utils.latent import sampling as latent
 
 __all__ = ["p1", "q1", "q2", "q3"]

@@ -255,7 +255,7 @@ def _check_sample_gradients(answer: Callable) -> None:
 
 
 def _check_sample(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_sample).")
+    expect_callable(answer, "my_sample", 1)
     z_mean, z_log_var = _sample_inputs(_N_DRAWS, _MEANS, _STDS)
     first = _samples(answer, z_mean, z_log_var)
     _check_sample_statistics(first)
@@ -477,7 +477,7 @@ def _check_loss_gradients(answer: Callable) -> None:
 
 
 def _check_vae_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_vae_loss).")
+    expect_callable(answer, "my_vae_loss", 2)
     inputs = _loss_inputs(41, batch=6, latent_dim=3)
     got = _loss_terms(answer, inputs)
     expect(all(math.isfinite(v) for v in got.values()),
@@ -647,7 +647,7 @@ def _check_step_updates(material: dict[str, Any], before: tuple, gradients: dict
 
 
 def _check_train_step(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_train_step).")
+    expect_callable(answer, "my_train_step", 3)
     material = _step_material(7)
     gradients, terms_before = _expected_gradients(material)
     before = _weights(material)
@@ -758,8 +758,7 @@ def _weight_mistakes() -> list[tuple[Callable[[int, float], float], str]]:
 
 
 def _check_implied_kl_weight(answer: Callable) -> None:
-    expect(callable(answer),
-           "Pass your function itself, e.g. ex.q4.check(my_implied_kl_weight).")
+    expect_callable(answer, "my_implied_kl_weight", 4)
     results = []
     for n_pixels, weight in _WEIGHT_CASES:
         got = as_numbers(answer(n_pixels, weight), "one number")

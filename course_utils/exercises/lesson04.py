@@ -221,7 +221,7 @@ def _explain_wrong_nelbo(answer: Callable, inputs: tuple, got: np.ndarray) -> No
 
 
 def _check_per_image_nelbo(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_per_image_nelbo).")
+    expect_callable(answer, "my_per_image_nelbo", 1)
     for seed, n, latent_dim in ((61, 5, 3), (62, 7, 2)):
         inputs = _nelbo_inputs(seed, n, latent_dim, scale=3.0)
         got = _nelbo_values(answer, inputs)
@@ -433,7 +433,7 @@ _LOSS_CASES = ((51, (5, 28, 28, 1)), (52, (4, 8, 8, 3)), (53, (3, 6, 6, 2)))
 
 
 def _check_reconstruction_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_loss).")
+    expect_callable(answer, "my_loss", 3)
     for seed, shape in _LOSS_CASES:
         batch, height, width, channels = shape
         x, logits = _loss_inputs(seed, shape)

@@ -43,9 +43,6 @@ def _close(got: object, want: object) -> bool:
     return bool(np.allclose(got, want, rtol=_RTOL, atol=1e-9))
 
 
-def _callable(answer: object, name: str, number: int) -> None:
-    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
-
 
 # --- 5.1 the Gaussian negative log-likelihood --------------------------------------------
 
@@ -58,7 +55,7 @@ def gaussian_nll(x, mean, sigma):
 
 
 def _check_gaussian_nll(answer) -> None:
-    _callable(answer, "my_gaussian_nll", 1)
+    expect_callable(answer, "my_gaussian_nll", 1)
     rng = np.random.default_rng(51)
     x = rng.uniform(size=(5, 28, 28, 1))
     mean = rng.uniform(size=x.shape)
@@ -150,7 +147,7 @@ def iw_bound(log_weights):
 
 
 def _check_iw_bound(answer) -> None:
-    _callable(answer, "my_iw_bound", 2)
+    expect_callable(answer, "my_iw_bound", 2)
     rng = np.random.default_rng(52)
     k = 50
     # Gaussian log-densities of MNIST images are hundreds of nats above 0, Bernoulli
@@ -215,7 +212,7 @@ def bce_floor(images):
 
 
 def _check_bce_floor(answer) -> None:
-    _callable(answer, "my_bce_floor", 3)
+    expect_callable(answer, "my_bce_floor", 3)
     rng = np.random.default_rng(53)
     x = rng.uniform(size=(4, 28, 28, 1))
     x[:, :10] = 0.0  # MNIST has many pure black and pure white pixels
@@ -269,7 +266,7 @@ def best_sigma(images, reconstructions):
 
 
 def _check_best_sigma(answer) -> None:
-    _callable(answer, "my_best_sigma", 4)
+    expect_callable(answer, "my_best_sigma", 4)
     rng = np.random.default_rng(54)
     x = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = x - 0.1 + 0.05 * rng.standard_normal(x.shape)  # biased residuals

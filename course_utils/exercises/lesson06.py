@@ -39,7 +39,7 @@ def box_prior_mass(half_width, latent_dim):
 
 
 def _check_box_prior_mass(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_box_mass).")
+    expect_callable(answer, "my_box_mass", 1)
     for half_width, latent_dim in ((1.0, 2), (2.0, 2), (1.645, 2), (1.0, 8), (3.0, 1),
                                    (1.0, 50)):
         got = float(answer(half_width, latent_dim))
@@ -122,7 +122,7 @@ def _share_with(samples, codes, *, quantile=0.99, self_included=False,
 
 
 def _check_hole_share(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_hole_fraction).")
+    expect_callable(answer, "my_hole_fraction", 2)
     for samples, codes in _hole_cases():
         n, d = samples.shape
         got = np.asarray(answer(samples.copy(), codes.copy()), dtype=np.float64)
@@ -190,7 +190,7 @@ def explained_variance_ratio(codes):
 
 
 def _check_explained_variance_ratio(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_ratio).")
+    expect_callable(answer, "my_ratio", 3)
     rng = np.random.default_rng(6)
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
     codes = (rng.normal(size=(400, 4)) * [3.0, 1.5, 1.0, 0.2]) @ rotation.T + 4.0

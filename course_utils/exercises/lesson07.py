@@ -35,9 +35,6 @@ def _number(value: object, what: str) -> float:
     return number
 
 
-def _callable(answer: object, name: str, number: int) -> None:
-    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
-
 
 # --- 7.1 the warm-up schedule -------------------------------------------------------------
 
@@ -47,7 +44,7 @@ def warmup_weight(epoch, warmup_epochs):
 
 
 def _check_warmup(answer) -> None:
-    _callable(answer, "my_warmup_weight", 1)
+    expect_callable(answer, "my_warmup_weight", 1)
     for warmup_epochs in (4, 10, 3):
         epochs = range(0, 2 * warmup_epochs + 3)
         want = [warmup_weight(epoch, warmup_epochs) for epoch in epochs]
@@ -155,7 +152,7 @@ def _free_bits_mistakes() -> list[tuple[object, str]]:
 
 
 def _check_free_bits(answer) -> None:
-    _callable(answer, "my_free_bits_kl", 2)
+    expect_callable(answer, "my_free_bits_kl", 2)
     cases = _free_bits_cases()
     want = np.array([free_bits_kl(mean, log_var, floor) for mean, log_var, floor in cases])
     got = np.array([_number(answer(mean.copy(), log_var.copy(), floor),
@@ -209,7 +206,7 @@ def _active_cases() -> list[tuple[np.ndarray, float]]:
 
 
 def _check_active_units(answer) -> None:
-    _callable(answer, "my_active_units", 3)
+    expect_callable(answer, "my_active_units", 3)
     for codes, threshold in _active_cases():
         want = count_active_units(codes, threshold)
         raw = answer(codes.copy(), threshold)

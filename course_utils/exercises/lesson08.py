@@ -30,9 +30,6 @@ def _close(got: object, want: object, rtol: float = _RTOL) -> bool:
     return bool(np.allclose(got, want, rtol=rtol, atol=1e-9))
 
 
-def _callable(answer: object, name: str, number: int) -> None:
-    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
-
 
 # --- 8.1 the bound from log weights --------------------------------------------------------
 
@@ -44,7 +41,7 @@ def log_mean_exp(log_w):
 
 
 def _check_log_mean_exp(answer) -> None:
-    _callable(answer, "my_log_mean_exp", 1)
+    expect_callable(answer, "my_log_mean_exp", 1)
     rng = np.random.default_rng(81)
     moderate = rng.normal(-3.0, 1.5, size=(4, 16))
     want = log_mean_exp(moderate)
@@ -115,7 +112,7 @@ def amortisation_gap(model, x):
 
 
 def _check_amortisation_gap(answer) -> None:
-    _callable(answer, "my_amortisation_gap", 2)
+    expect_callable(answer, "my_amortisation_gap", 2)
     for seed in (3, 8):
         model = LinearGaussianModel.random(6, 3, orthogonal=False, seed=seed)
         points, _ = model.sample(3, seed=seed + 1)
@@ -176,7 +173,7 @@ def bits_per_dim(nll_nats, dims, levels):
 
 
 def _check_bits_per_dim(answer) -> None:
-    _callable(answer, "my_bits_per_dim", 3)
+    expect_callable(answer, "my_bits_per_dim", 3)
     cases = ((0.0, 784, 256), (-2500.0, 784, 256), (-900.0, 3072, 256), (100.0, 10, 16))
     for nll, dims, levels in cases:
         want = float(bits_per_dim(nll, dims, levels))
