@@ -18,29 +18,29 @@ import numpy as np
 
 from course_utils.elbo import likelihoods, losses
 from course_utils.evaluation import importance_weighting
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.exercises.core import (
+    CheckFailed,
+    Exercise,
+    Prediction,
+    as_number,
+    as_numbers,
+    close,
+    compare,
+    expect,
+    expect_callable,
+    expect_finite,
+    expect_shape,
+    reject_mistakes,
+)
+from course_utils.exercises.log_weight_checks import log_mean_exp_mistakes
 from course_utils.models import vae
 
-__all__ = [
-    "p1",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "gaussian_nll",
-    "iw_bound",
-    "climb_class",
-    "bce_floor",
-    "best_sigma",
-]
+__all__ = ["p1", "q1", "q2", "q3", "q4", "gaussian_nll", "iw_bound", "climb_class", "bce_floor",
+           "best_sigma"]
 
 # Loose enough for float32 answers, far tighter than any mistake the checkers look for.
-_RTOL = 1e-5
-
-
-
-def _close(got: object, want: object) -> bool:
-    return bool(np.allclose(got, want, rtol=_RTOL, atol=1e-9))
+_TOL = {"rtol": 1e-5, "atol": 1e-9}
+_RTOL = _TOL["rtol"]
 
 
 
@@ -64,20 +64,20 @@ def _check_gaussian_nll(answer) -> None:
         want = gaussian_nll(x, mean, sigma)
         with np.errstate(all="ignore"):
             got = as_numbers(answer(x, mean, sigma), "one number per image")
-        expect(got.shape == want.shape,
-               f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
-               "Reduce over every axis except the first (the batch).")
-        expect(bool(np.all(np.isfinite(got))),
+        expect_shape(got, want.shape, "one number per image",
+                     "Reduce over every axis except the first (the batch).")
+        expect_finite(got,
                f"With sigma = {sigma} your function returns inf or NaN, although the true "
                "values are finite. A density far from its mean (or a product of 784 "
                "densities) is 0 or inf in floating point, and its log is then infinite: "
                "write the log-density of a pixel directly and add those up.")
-        expect(not _close(got, -want),
-               "Your values have the wrong sign: this is the log-likelihood, and the "
-               "loss is its negative.")
-        expect(not _close(got * pixels, want),
-               f"Your values are {pixels} times too small: the negative log-likelihood of "
-               "an image adds up its pixels; do not average over them.")
+        reject_mistakes(got, [
+            (-want, "Your values have the wrong sign: this is the log-likelihood, and the "
+                    "loss is its negative."),
+            (want / pixels, f"Your values are {pixels} times too small: the negative "
+                            "log-likelihood of an image adds up its pixels; do not average "
+                            "over them."),
+        ], **_TOL)
         # Split the answer into the part that depends on the mean and the rest.
         with np.errstate(all="ignore"):
             at_target = as_numbers(answer(x, x, sigma), "one number per image")
@@ -86,7 +86,7 @@ def _check_gaussian_nll(answer) -> None:
         ratio = float(np.median(quadratic / squared_error))
         # The difference of two sums loses the precision of the larger one (float32).
         slack = _RTOL * float(np.max(np.abs(got)) + np.max(np.abs(at_target)))
-        if not np.allclose(quadratic, squared_error / (2 * sigma**2), rtol=_RTOL, atol=slack):
+        if not close(quadratic, squared_error / (2 * sigma**2), rtol=_RTOL, atol=slack):
             if math.isclose(ratio, 1 / (2 * sigma), rel_tol=1e-4):
                 raise CheckFailed(f"With sigma = {sigma} the squared-error term is scaled "
                                   "as if the variance were sigma, not sigma squared.")
@@ -113,11 +113,11 @@ def _check_gaussian_nll(answer) -> None:
                               f"is off (with sigma = {sigma} your answer gives "
                               f"{constant:.4g} for a perfect reconstruction of an image). "
                               f"Take the log of the Gaussian's normalising factor carefully.")
-        expect(_close(got, want), "Close, but the values are not right yet.")
+        expect(close(got, want, **_TOL), "Close, but the values are not right yet.")
     small_x = rng.uniform(size=(3, 5))
     small_mean = rng.uniform(size=(3, 5))
-    expect(_close(as_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
-                  gaussian_nll(small_x, small_mean, 0.5)),
+    expect(close(as_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
+                 gaussian_nll(small_x, small_mean, 0.5), **_TOL),
            "Right for 28 x 28 images but not for inputs of shape (3, 5): did you write the "
            "number of pixels as a constant instead of reading it from the input?")
 
@@ -168,19 +168,11 @@ def _check_iw_bound(answer) -> None:
                 "and log weights of images are hundreds of nats from 0. Shift each row "
                 "by its largest log weight before exponentiating, and add it back after "
                 "the log.")
-        expect(not _close(got, log_w.mean(axis=1)),
-               "You averaged the log weights: that estimates the ELBO (L_1). The bound is "
-               "the log of the average of the weights themselves.")
-        expect(not _close(got, want + math.log(k)),
-               f"Your values are log({k}) too high: the bound averages the k weights, it "
-               "does not add them up.")
-        expect(not _close(got, log_w.max(axis=1)),
-               "You returned the largest log weight of each image. All k weights count: "
-               "take the log of their average.")
-        expect(_close(got, want), "Not right yet: for each image, the log of the mean of "
-                                  "exp(log weight) over its k samples.")
+        compare(got, want, "Not right yet: for each image, the log of the mean of "
+                           "exp(log weight) over its k samples.",
+                mistakes=log_mean_exp_mistakes(log_w, want), **_TOL)
     single = rng.normal(size=(4, 1))
-    expect(_close(as_numbers(answer(single), "one number per image"), single[:, 0]),
+    expect(close(as_numbers(answer(single), "one number per image"), single[:, 0], **_TOL),
            "With one weight per image (k = 1) the bound is that log weight itself; yours "
            "is not.")
 
@@ -219,9 +211,8 @@ def _check_bce_floor(answer) -> None:
     x[:, 10:14] = 1.0
     want = bce_floor(x)
     got = as_numbers(answer(x.copy()), "one number per image")
-    expect(got.shape == want.shape,
-           f"Expected one number per image, shape {want.shape}; got shape {got.shape}.")
-    expect(bool(np.all(np.isfinite(got))),
+    expect_shape(got, want.shape, "one number per image")
+    expect_finite(got,
            "Your result has NaN (or inf) values. They come from pixels that are exactly 0 or "
            "1, where a log of 0 appears; the limit of p log p as p -> 0 is 0, so such a "
            "term contributes nothing.")
@@ -232,14 +223,16 @@ def _check_bce_floor(answer) -> None:
            f"A pure black and a pure white image must have a floor of 0 (such pixels "
            f"contribute nothing); yours give {np.round(pure, 4).tolist()} nats. If you clip "
            f"before the log, the clip is too wide: use a tiny epsilon such as 1e-12.")
-    expect(not _close(got, -want), "Your values are negative: an entropy is never negative.")
-    expect(not _close(got, want / math.log(2)),
-           "Your values are in bits: the course measures in nats (natural logarithms).")
-    expect(not _close(got * 784, want),
-           "Your values are 784 times too small: add up the pixels of an image.")
-    expect(_close(got, want),
-           "Right shape, wrong values. The floor is the cross-entropy of a target with "
-           "itself: both outcomes of a binary pixel (x and 1 - x) contribute.")
+    compare(got, want,
+            "Right shape, wrong values. The floor is the cross-entropy of a target with "
+            "itself: both outcomes of a binary pixel (x and 1 - x) contribute.",
+            mistakes=[
+                (-want, "Your values are negative: an entropy is never negative."),
+                (want / math.log(2),
+                 "Your values are in bits: the course measures in nats (natural logarithms)."),
+                (want / 784, "Your values are 784 times too small: add up the pixels of an "
+                             "image."),
+            ], **_TOL)
 
 
 q3 = Exercise(
@@ -271,25 +264,25 @@ def _check_best_sigma(answer) -> None:
     x = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = x - 0.1 + 0.05 * rng.standard_normal(x.shape)  # biased residuals
     want = best_sigma(x, reconstructions)
-    got = as_numbers(answer(x, reconstructions), "one number, sigma")
-    expect(got.size == 1,
-           f"Return a single sigma for the whole set (one number); got shape {got.shape}. "
-           "The decoder shares one sigma between all pixels of all images.")
-    got = float(got)
+    got = as_number(answer(x, reconstructions), "one number, sigma",
+                    "Return a single sigma for the whole set (one number); got shape "
+                    "{shape}. The decoder shares one sigma between all pixels of all images.")
     residuals = x - reconstructions
-    expect(not math.isclose(got, want**2, rel_tol=1e-5),
-           "That is the variance sigma^2; return the standard deviation sigma.")
-    expect(not math.isclose(got, float(residuals.std()), rel_tol=1e-5),
-           "You subtracted the average residual (a standard deviation). The Gaussian is "
-           "centred on the decoder's output, so measure the residuals from zero.")
-    expect(not math.isclose(got, float(np.abs(residuals).mean()), rel_tol=1e-5),
-           "That is the mean absolute residual. Which power of the residuals appears in "
-           "the Gaussian log-density?")
-    expect(not math.isclose(got, want * math.sqrt(784), rel_tol=1e-5),
-           "Your sigma is sqrt(784) times too large: average over pixels as well as images.")
-    expect(math.isclose(got, want, rel_tol=1e-5),
-           f"Not right yet (got {got:.4g}). Differentiate the summed Gaussian NLL with "
-           "respect to sigma and set the derivative to zero.")
+    compare(got, want,
+            f"Not right yet (got {got:.4g}). Differentiate the summed Gaussian NLL with "
+            "respect to sigma and set the derivative to zero.",
+            mistakes=[
+                (want**2, "That is the variance sigma^2; return the standard deviation "
+                          "sigma."),
+                (residuals.std(), "You subtracted the average residual (a standard "
+                                  "deviation). The Gaussian is centred on the decoder's "
+                                  "output, so measure the residuals from zero."),
+                (np.abs(residuals).mean(), "That is the mean absolute residual. Which power "
+                                           "of the residuals appears in the Gaussian "
+                                           "log-density?"),
+                (want * math.sqrt(784), "Your sigma is sqrt(784) times too large: average "
+                                        "over pixels as well as images."),
+            ], rtol=_RTOL, atol=0.0)
 
 
 q4 = Exercise(
