@@ -233,7 +233,7 @@ def reject_mistakes(got: ArrayLike, mistakes: Iterable[tuple[ArrayLike, str]], *
 
 def compare(got: ArrayLike, want: ArrayLike, advice: str, *,
             mistakes: Iterable[tuple[ArrayLike, str]] = (), rtol: float = 1e-4,
-            atol: float = 1e-8) -> None:
+            atol: float = 1e-8, mistake_rtol: float | None = None) -> None:
     """Pass when ``got`` is close to ``want``; else the advice of a known mistake, or ``advice``.
 
     Parameters
@@ -246,10 +246,13 @@ def compare(got: ArrayLike, want: ArrayLike, advice: str, *,
         Typical wrong results with their advice, see :func:`reject_mistakes`.
     rtol, atol : float
         Tolerances of every comparison, as in :func:`close`.
+    mistake_rtol : float, optional
+        A looser relative tolerance for matching the mistakes; by default ``rtol``.
     """
     if close(got, want, rtol=rtol, atol=atol):
         return
-    reject_mistakes(got, mistakes, rtol=rtol, atol=atol)
+    reject_mistakes(got, mistakes, rtol=rtol if mistake_rtol is None else mistake_rtol,
+                    atol=atol)
     raise CheckFailed(advice)
 
 

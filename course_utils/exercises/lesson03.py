@@ -26,7 +26,17 @@ import tensorflow as tf
 from keras import layers, ops
 
 from course_utils.elbo import likelihoods, losses
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.exercises.core import (
+    CheckFailed,
+    Exercise,
+    Prediction,
+    as_number,
+    as_numbers,
+    close,
+    compare,
+    expect,
+    expect_callable,
+)
 from course_utils.models import layers as course_layers
 from course_utils.models import vae
 
@@ -118,9 +128,8 @@ def train_step(encoder, decoder, optimizer, x, sample, loss):
 # ========================================================================== helpers
 
 
-def _close(a: object, b: object, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                            rtol=rtol, atol=atol))
+#: The absolute tolerance of the comparisons: answers run in float32.
+_ATOL = 1e-5
 
 
 def _error_text(error: BaseException) -> str:
@@ -198,10 +207,11 @@ def _check_sample_statistics(got: np.ndarray) -> None:
         raise CheckFailed(f"Your samples should be centred on z_mean = {_MEANS.tolist()}; "
                           f"their averages are {got.mean(axis=0).round(2).tolist()}. Is "
                           "your noise drawn from a standard normal distribution (mean 0)?")
-    if _close(spread, _STDS, rtol=0.05, atol=0):
-        return
     log_var = np.log(_STDS**2)
-    mistakes = [
+    advice = (f"With log-variances {log_var.round(3).tolist()} your samples should have "
+              f"standard deviations {_STDS.tolist()}; they have {spread.round(3).tolist()}. "
+              "Is your noise standard normal, and multiplied by the standard deviation?")
+    compare(spread, _STDS, advice, rtol=0.05, atol=0.0, mistakes=[
         (_STDS**2, "Your samples spread by the variance, exp(z_log_var), instead of the "
                    "standard deviation: the noise must be multiplied by the square root of "
                    "the variance."),
@@ -212,14 +222,7 @@ def _check_sample_statistics(got: np.ndarray) -> None:
                      "whatever z_log_var says."),
         (_STDS**2 / 2, "Your samples spread by half the variance; the standard deviation "
                        "is the square root of the variance, a different thing."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(spread, wrong, rtol=0.05, atol=0):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"With log-variances {log_var.round(3).tolist()} your samples should "
-                      f"have standard deviations {_STDS.tolist()}; they have "
-                      f"{spread.round(3).tolist()}. Is your noise standard normal, and "
-                      "multiplied by the standard deviation?")
+    ])
 
 
 def _check_sample_gradients(answer: Callable) -> None:
@@ -239,7 +242,7 @@ def _check_sample_gradients(answer: Callable) -> None:
                           "training could never update the encoder: "
                           f"{_NUMPY_GRADIENT}. Compute z with keras.ops (or tf) from the "
                           "two tensors.")
-    expect(grad_mean is not None and _close(grad_mean, weights),
+    expect(grad_mean is not None and close(grad_mean, weights, atol=_ATOL),
            "The gradient of z with respect to z_mean is wrong (or missing): z should "
            "move one for one with z_mean. Is z_mean added as it is, without "
            "stop_gradient or a NumPy round trip?")
@@ -248,7 +251,7 @@ def _check_sample_gradients(answer: Callable) -> None:
            f"Perhaps {_NUMPY_GRADIENT} through the standard deviation.")
     z_values = as_numbers(z, "z")
     want = weights.numpy() * 0.5 * (z_values - mean.numpy())
-    expect(_close(grad_log_var, want, rtol=1e-3, atol=1e-4),
+    expect(close(grad_log_var, want, rtol=1e-3, atol=1e-4),
            "The gradient of z with respect to z_log_var is not what the standard deviation "
            "exp(z_log_var / 2) times the noise gives: is the noise computed from z_log_var, "
            "or stopped in part?")
@@ -366,8 +369,6 @@ _PIXEL_MEAN_ADVICE = (
 
 
 def _check_reconstruction(got: float, rec: np.ndarray, inputs: tuple[np.ndarray, ...]) -> None:
-    if _close(got, rec.mean()):
-        return
     x, logits = (a.astype(np.float64) for a in inputs[:2])
     probabilities = np.clip(logits, 1e-7, 1 - 1e-7)
     as_probabilities = -(x * np.log(probabilities) + (1 - x) * np.log(1 - probabilities))
@@ -377,7 +378,10 @@ def _check_reconstruction(got: float, rec: np.ndarray, inputs: tuple[np.ndarray,
     def per_image(values: np.ndarray) -> np.ndarray:
         return values.reshape(len(values), -1).sum(axis=1)
 
-    mistakes = [
+    advice = (f"Your reconstruction term is {got:.4g}; it should be {rec.mean():.4g} here. "
+              "Per pixel it is the binary cross-entropy of the pixel given its logit; per "
+              "image, the total over the pixels; for the batch, the mean over the images.")
+    compare(got, rec.mean(), advice, atol=_ATOL, mistake_rtol=1e-3, mistakes=[
         (rec.mean() / PIXELS, _PIXEL_MEAN_ADVICE),
         (rec.sum(), f"Your reconstruction term is {len(rec)} times too large: it adds up "
                     "the images of the batch. Average them, so that the loss does not "
@@ -395,20 +399,14 @@ def _check_reconstruction(got: float, rec: np.ndarray, inputs: tuple[np.ndarray,
                                              "if they were probabilities. Logits are any "
                                              "real numbers; the probabilities are their "
                                              "sigmoid."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(got, wrong, rtol=1e-3):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"Your reconstruction term is {got:.4g}; it should be {rec.mean():.4g} "
-                      "here. Per pixel it is the binary cross-entropy of the pixel given its "
-                      "logit; per image, the total over the pixels; for the batch, the mean "
-                      "over the images.")
+    ])
 
 
 def _check_kl(got: float, kl: np.ndarray, latent_dim: int) -> None:
-    if _close(got, kl.mean()):
-        return
-    mistakes = [
+    advice = (f"Your KL term is {got:.4g}; it should be {kl.mean():.4g} here. Compare it with "
+              "the closed form of lesson 02: per image summed over the latent dimensions, "
+              "then averaged over the images. (The reconstruction term is fine.)")
+    compare(got, kl.mean(), advice, atol=_ATOL, mistake_rtol=1e-3, mistakes=[
         (kl.mean() / latent_dim,
          f"Your KL term is averaged over the {latent_dim} latent dimensions instead of "
          "summed: the KL of independent dimensions is the total of their KLs. (The "
@@ -420,14 +418,7 @@ def _check_kl(got: float, kl: np.ndarray, latent_dim: int) -> None:
         (0.0, "Your KL term is zero (or missing)."),
         (2 * kl.mean(), "Your KL term is twice too large: the closed form has a factor "
                         "one half."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(got, wrong, rtol=1e-3):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"Your KL term is {got:.4g}; it should be {kl.mean():.4g} here. Compare "
-                      "it with the closed form of lesson 02: per image summed over the "
-                      "latent dimensions, then averaged over the images. (The "
-                      "reconstruction term is fine.)")
+    ])
 
 
 def _check_loss_at_large_logits(answer: Callable) -> None:
@@ -440,7 +431,7 @@ def _check_loss_at_large_logits(answer: Callable) -> None:
            "0 or 1 in float32, and its log is infinite. Compute the cross-entropy from the "
            "logit itself, in a form whose exponentials never overflow (the lesson derives "
            "it).")
-    expect(_close(got["reconstruction_loss"], rec.mean(), rtol=1e-4),
+    expect(close(got["reconstruction_loss"], rec.mean(), rtol=1e-4, atol=_ATOL),
            f"At |logit| = 100 your reconstruction term is {got['reconstruction_loss']:.4g} "
            f"instead of {rec.mean():.4g}: finite, but wrong. Clipping the probabilities, or "
            "adding a small epsilon inside the log, caps each pixel's cost (at about 16 "
@@ -483,7 +474,7 @@ def _check_vae_loss(answer: Callable) -> None:
     expect(all(math.isfinite(v) for v in got.values()),
            "Your loss is NaN or infinite on moderate inputs. Logits can be any real number, "
            "negative ones too: do you take the log of something that can be 0 or negative?")
-    expect(_close(got["loss"], got["reconstruction_loss"] + got["kl_loss"], rtol=1e-5),
+    expect(close(got["loss"], got["reconstruction_loss"] + got["kl_loss"], rtol=1e-5, atol=_ATOL),
            f"Your logged parts do not add up to your total: reconstruction_loss "
            f"{got['reconstruction_loss']:.4f} + kl_loss {got['kl_loss']:.4f} = "
            f"{got['reconstruction_loss'] + got['kl_loss']:.4f}, but loss is "
@@ -494,7 +485,7 @@ def _check_vae_loss(answer: Callable) -> None:
     other = _loss_inputs(42, batch=10, latent_dim=5)
     other_got = _loss_terms(answer, other)
     other_rec, other_kl = _reference_parts(other)
-    expect(_close(other_got["loss"], other_rec.mean() + other_kl.mean()),
+    expect(close(other_got["loss"], other_rec.mean() + other_kl.mean(), atol=_ATOL),
            "Right for one batch, wrong for another of 10 images with 5 latent dimensions: "
            "does your function assume a batch size or a latent size?")
     _check_loss_at_large_logits(answer)
@@ -613,7 +604,7 @@ def _check_step_updates(material: dict[str, Any], before: tuple, gradients: dict
            "optimizer must receive the encoder's weights as well as the decoder's.")
 
     def matches(name: str, scale: float = 1.0, part: slice = slice(None)) -> bool:
-        return all(_close(m, scale * g, rtol=2e-3, atol=2e-6)
+        return all(close(m, scale * g, rtol=2e-3, atol=2e-6)
                    for m, g in zip(moves[part], gradients[name][part]))
 
     if matches("kl_loss"):
@@ -667,7 +658,7 @@ def _check_train_step(answer: Callable) -> None:
            f"returned (the dictionary with {list(LOSS_NAMES)}), so the loop can log it.")
     returned = {name: float(as_numbers(result[name], "one number").reshape(()))
                 for name in LOSS_NAMES}
-    expect(all(_close(returned[n], terms_before[n], rtol=1e-4) for n in LOSS_NAMES),
+    expect(all(close(returned[n], terms_before[n], rtol=1e-4, atol=_ATOL) for n in LOSS_NAMES),
            "Your step returns loss values that differ from the batch's loss before the "
            "update: return the terms computed inside the tape, not recomputed afterwards.")
     # A second compiled call with new images: the step must work again (no variables
@@ -759,13 +750,10 @@ def _weight_mistakes() -> list[tuple[Callable[[int, float], float], str]]:
 
 def _check_implied_kl_weight(answer: Callable) -> None:
     expect_callable(answer, "my_implied_kl_weight", 4)
-    results = []
-    for n_pixels, weight in _WEIGHT_CASES:
-        got = as_numbers(answer(n_pixels, weight), "one number")
-        expect(got.size == 1, f"Return one number; got an array of shape {got.shape}.")
-        results.append(float(got.reshape(())))
+    results = [as_number(answer(n_pixels, weight), "one number")
+               for n_pixels, weight in _WEIGHT_CASES]
     def agrees(function: Callable[[int, float], float]) -> bool:
-        return all(_close(got, function(*case), rtol=1e-4, atol=1e-6)
+        return all(close(got, function(*case), rtol=1e-4, atol=1e-6)
                    for got, case in zip(results, _WEIGHT_CASES))
 
     if agrees(implied_kl_weight):
@@ -774,7 +762,7 @@ def _check_implied_kl_weight(answer: Callable) -> None:
         if agrees(mistake):
             raise CheckFailed(advice)
     for got, (n_pixels, weight) in zip(results, _WEIGHT_CASES):
-        if not _close(got, implied_kl_weight(n_pixels, weight), rtol=1e-4, atol=1e-6):
+        if not close(got, implied_kl_weight(n_pixels, weight), rtol=1e-4, atol=1e-6):
             raise CheckFailed(
                 f"For n_pixels={n_pixels} and reconstruction_weight={weight:g} your beta is "
                 f"{got:.4g}, which is not right. Write the loss as weight x (sum / "
@@ -798,21 +786,18 @@ q4 = Exercise(
 
 # ======================================================================= prediction
 
-def _kl_explanation(measured: str) -> str:
-    if measured == "rises":
-        return ("At the start the encoder's outputs are near 0, so every q(z|x) is close "
-                "to the prior and the KL is near 0. As the encoder learns to put what "
-                "tells digits apart into its codes, the KL grows from that start. "
-                "Averaged over the data, the KL is the rate: an upper bound on the "
-                "information (the mutual information) that z carries about x.")
-    return ("Here the KL ended below where it started: the encoder kept its codes close "
-            "to the prior. Averaged over the data, the KL is the rate, an upper bound on "
-            "the information (the mutual information) that z carries about x, so this "
-            "model's codes carry little.")
+#: What the KL's course during training says, for each way it can go.
+_KL_EXPLANATIONS = {
+    "rises": "At the start the encoder's outputs are near 0, so every q(z|x) is close to "
+             "the prior and the KL is near 0. As the encoder learns to put what tells "
+             "digits apart into its codes, the KL grows from that start. Averaged over the "
+             "data, the KL is the rate: an upper bound on the information (the mutual "
+             "information) that z carries about x.",
+    "falls": "Here the KL ended below where it started: the encoder kept its codes close to "
+             "the prior. Averaged over the data, the KL is the rate, an upper bound on the "
+             "information (the mutual information) that z carries about x, so this model's "
+             "codes carry little.",
+}
 
-
-p1 = Prediction(
-    "Prediction 3.1: what does the KL term do during training?",
-    choices=("rises", "falls"),
-    explanation=_kl_explanation,
-)
+p1 = Prediction("Prediction 3.1: what does the KL term do during training?",
+                choices=("rises", "falls"), explanation=_KL_EXPLANATIONS)

@@ -302,22 +302,18 @@ q4 = Exercise(
 
 # --- prediction 5.1: how far does the bound climb? ----------------------------------------
 
-def _climb_explanation(measured: object) -> str:
-    if measured == "under 1":
-        return ("This encoder's q is close enough to the true posterior that a few "
-                "samples already find the weights that matter.")
-    return ("The climb is the part of the gap between the ELBO and log p(x) that more "
-            "samples recover. Even this model's encoder, trained with a Gaussian decoder, "
-            "is a diagonal Gaussian fitted by an ELBO, which prefers a q narrower than "
-            "the posterior; a few rare samples with large weights then carry the average, "
-            "and it takes many samples to find them.")
+_LARGE_CLIMB = ("The climb is the part of the gap between the ELBO and log p(x) that more "
+                "samples recover. Even this model's encoder, trained with a Gaussian "
+                "decoder, is a diagonal Gaussian fitted by an ELBO, which prefers a q "
+                "narrower than the posterior; a few rare samples with large weights then "
+                "carry the average, and it takes many samples to find them.")
 
-
-p1 = Prediction(
-    "Prediction 5.1: how far does the learned-sigma model's bound climb?",
-    choices=("under 1", "1 to 10", "over 10"),
-    explanation=_climb_explanation,
-)
+p1 = Prediction("Prediction 5.1: how far does the learned-sigma model's bound climb?",
+                choices=("under 1", "1 to 10", "over 10"),
+                explanation={"under 1": "This encoder's q is close enough to the true "
+                                        "posterior that a few samples already find the "
+                                        "weights that matter.",
+                             "1 to 10": _LARGE_CLIMB, "over 10": _LARGE_CLIMB})
 
 
 def climb_class(nats: float) -> str:

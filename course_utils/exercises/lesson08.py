@@ -211,21 +211,19 @@ q3 = Exercise(
 
 # --- prediction ----------------------------------------------------------------------------
 
-def _explain_p1(measured: str) -> str:
-    if measured == "mnist":
-        return ("The model trained on clothes gives the digits higher likelihood: "
-                "MNIST images are mostly black background, which any decoder of this kind "
-                "predicts cheaply, so their likelihood is high whatever the shapes. A "
-                "likelihood measures how easy an image is to encode, not whether it "
-                "belongs.")
-    return ("Here the clothes score higher on average under their own model, as one would "
-            "hope; but look at how much the two histograms overlap, and at how much of the "
-            "difference the entropy floors account for below. The literature reports the "
-            "reverse ranking for some models, so it is worth checking every time.")
-
-
 p1 = Prediction(
     "Prediction 8.1: which images does the Fashion-MNIST VAE score higher?",
     choices=("mnist", "fashion"),
-    explanation=_explain_p1,
+    explanation={
+        "mnist": "The model trained on clothes gives the digits higher likelihood: MNIST "
+                 "images are mostly black background, which any decoder of this kind "
+                 "predicts cheaply, so their likelihood is high whatever the shapes. A "
+                 "likelihood measures how easy an image is to encode, not whether it "
+                 "belongs.",
+        "fashion": "Here the clothes score higher on average under their own model, as one "
+                   "would hope; but look at how much the two histograms overlap, and at how "
+                   "much of the difference the entropy floors account for below. The "
+                   "literature reports the reverse ranking for some models, so it is worth "
+                   "checking every time.",
+    },
 )
