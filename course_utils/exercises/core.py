@@ -342,7 +342,8 @@ def set_graded(on: bool = True) -> None:
     """
     global _graded
     if not isinstance(on, bool):
-        raise TypeError(f"set_graded expects True or False; got {type(on).__name__}.")
+        raise TypeError(f"on must be True or False; got {type(on).__name__}. Call "
+                        "set_graded(True) or set_graded(False).")
     _graded = on
 
 
@@ -531,7 +532,7 @@ class _Shortcuts:
             call = inspect.getattr_static(type(answer), "__call__", None)
             roots = list(_wrapped_functions(call))
         own = {id(root.__globals__) for root in roots}
-        queue, seen = roots, set()
+        queue, seen = roots, set[int]()
         while queue:
             function = queue.pop()
             if id(function) in seen or len(seen) > 200:
@@ -562,7 +563,8 @@ class _CallRecorder:
     def __init__(self, shortcuts: _Shortcuts) -> None:
         self.hits: list[str] = []
         self.tampered = False
-        labels: dict[types.CodeType, str | None] = dict(shortcuts.codes)
+        # A label (str), None for code that is not forbidden, or the _DISPATCH marker.
+        labels: dict[types.CodeType, object] = dict(shortcuts.codes)
         lesson_prefix = _EXERCISES_DIR + os.sep
         hits = self.hits
 
@@ -570,7 +572,7 @@ class _CallRecorder:
             if event != "call":
                 return
             code = frame.f_code
-            label = labels.get(code, _MISSING)
+            label: object = labels.get(code, _MISSING)
             if label is _MISSING:
                 if _is_autograph_dispatch(code):
                     label = labels[code] = _DISPATCH
@@ -582,7 +584,7 @@ class _CallRecorder:
                 # tf.function runs a converted copy of each function it calls (new code),
                 # through converted_call(f, ...): look at the original, f.
                 label = shortcuts.object_label(frame.f_locals.get("f"))
-            if label is not None and label not in hits:
+            if isinstance(label, str) and label not in hits:
                 hits.append(label)
 
         self._hook = hook
@@ -638,14 +640,17 @@ class Exercise:
                  hints: tuple[str, ...] | list[str], *,
                  forbidden: tuple[Any, ...] | list[Any] = ()) -> None:
         if not callable(checker):
-            raise TypeError(f"checker must be callable; got {type(checker).__name__}.")
+            raise TypeError(f"checker must be callable; got {type(checker).__name__}. Pass "
+                            "the function that checks an answer.")
         if not hints:
-            raise ValueError("an exercise needs at least one hint.")
+            raise ValueError(f"hints must hold at least one hint; got {hints!r}. Pass a "
+                             "tuple of one or more strings.")
         forbidden = tuple(forbidden)
         for obj in forbidden:
             if not isinstance(obj, type) and not any(True for _ in _wrapped_functions(obj)):
                 raise TypeError(f"forbidden implementations must be Python functions, "
-                                f"methods or classes; got {obj!r}.")
+                                f"methods or classes; got {obj!r}. Pass the course_utils "
+                                "function or class itself.")
         self.title = title
         self._checker = checker
         self.reference = reference
@@ -729,7 +734,9 @@ class Exercise:
     def hint(self, number: int = 1) -> Markdown:
         """Return hint ``number`` (1-based); later hints say more."""
         if not 1 <= number <= len(self._hints):
-            raise ValueError(f"this exercise has hints 1 to {len(self._hints)}; got {number}.")
+            count = len(self._hints)
+            raise ValueError(f"number must be one of this exercise's hints 1 to {count}; "
+                             f"got {number!r}. Pass a number from 1 to {count}.")
         return Markdown(f"**Hint {number}/{len(self._hints)}:** {self._hints[number - 1]}")
 
     def solution(self) -> Markdown:
@@ -795,18 +802,22 @@ class Prediction:
                  tolerance: float | None = None,
                  explanation: str | Callable[[Any], str] | Mapping[str, str] = "") -> None:
         if (choices is None) == (tolerance is None):
-            raise ValueError("a Prediction takes either choices=(...) or tolerance=..., "
-                             "not both or neither.")
+            given = "both" if choices is not None else "neither"
+            raise ValueError(f"a Prediction must get one of choices and tolerance; got "
+                             f"{given}. Pass either choices=(...) or tolerance=....")
         if choices is not None:
             choices = tuple(choices)
             if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
-                raise ValueError(f"choices must be two or more non-empty strings; got {choices!r}.")
+                raise ValueError(f"choices must be two or more non-empty strings; got "
+                                 f"{choices!r}. Pass e.g. choices=('rises', 'falls').")
         if tolerance is not None and not (isinstance(tolerance, (int, float))
                                           and 0 < tolerance < float("inf")):
-            raise ValueError(f"tolerance must be a positive number; got {tolerance!r}.")
+            raise ValueError(f"tolerance must be a positive finite number; got "
+                             f"{tolerance!r}. Pass e.g. tolerance=0.25 (within 25 %).")
         if not (isinstance(explanation, (str, Mapping)) or callable(explanation)):
-            raise TypeError("explanation must be a string or a function of the measured "
-                            f"value; got {type(explanation).__name__}.")
+            raise TypeError("explanation must be a string, a mapping from choice to text or "
+                            "a function of the measured value; got "
+                            f"{type(explanation).__name__}. Pass one of those.")
         self.title = title
         self.choices = choices
         self.tolerance = None if tolerance is None else float(tolerance)
@@ -879,7 +890,7 @@ class Prediction:
         truth = self._normalise(measured)
         if truth is None:
             raise TypeError(f"{self.title}: the measurement must be {self._expected_form()}; "
-                            f"got {measured!r}.")
+                            f"got {measured!r}. Pass the measured value in that form.")
         shown = f"{measured:.4g}" if self.tolerance is not None else repr(measured)
         if isinstance(self._explanation, Mapping):
             explanation = self._explanation.get(measured, "")
@@ -897,7 +908,8 @@ class Prediction:
                                f"Your prediction {prediction!r} is not {self._expected_form()}. "
                                f"The cell measured {shown}.{tail}")
         if self.tolerance is not None:
-            held = abs(guess - truth) <= self.tolerance * abs(truth)
+            # with a tolerance both are numbers (see _normalise)
+            held = abs(float(guess) - float(truth)) <= self.tolerance * abs(float(truth))
         else:
             held = guess == truth
         status = "held" if held else "missed"

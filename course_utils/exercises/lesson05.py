@@ -13,8 +13,10 @@ predict-then-check question (not graded) about how far the bound climbs with ``k
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.elbo import likelihoods, losses
 from course_utils.evaluation import importance_weighting
@@ -46,7 +48,7 @@ _RTOL = _TOL["rtol"]
 
 # --- 5.1 the Gaussian negative log-likelihood --------------------------------------------
 
-def gaussian_nll(x, mean, sigma):
+def gaussian_nll(x: ArrayLike, mean: ArrayLike, sigma: float) -> np.ndarray:
     """-log N(x; mean, sigma^2 I) of each image, summed over its pixels: shape (n,)."""
     x = np.asarray(x, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
@@ -54,7 +56,7 @@ def gaussian_nll(x, mean, sigma):
     return per_pixel.reshape(len(x), -1).sum(axis=1)
 
 
-def _check_gaussian_nll(answer) -> None:
+def _check_gaussian_nll(answer: Any) -> None:
     expect_callable(answer, "my_gaussian_nll", 1)
     rng = np.random.default_rng(51)
     x = rng.uniform(size=(5, 28, 28, 1))
@@ -139,14 +141,14 @@ q1 = Exercise(
 
 # --- 5.2 the importance-weighted bound from log weights -------------------------------
 
-def iw_bound(log_weights):
+def iw_bound(log_weights: ArrayLike) -> np.ndarray:
     """L_k of each row: the log of the mean of exp(log_weights) along axis 1, shape (n,)."""
     log_w = np.asarray(log_weights, dtype=np.float64)
     top = log_w.max(axis=1, keepdims=True)
     return (top + np.log(np.mean(np.exp(log_w - top), axis=1, keepdims=True)))[:, 0]
 
 
-def _check_iw_bound(answer) -> None:
+def _check_iw_bound(answer: Any) -> None:
     expect_callable(answer, "my_iw_bound", 2)
     rng = np.random.default_rng(52)
     k = 50
@@ -194,7 +196,7 @@ q2 = Exercise(
 
 # --- 5.3 the floor of the binary cross-entropy -------------------------------------------
 
-def bce_floor(images):
+def bce_floor(images: ArrayLike) -> np.ndarray:
     """Sum over pixels of the binary entropy of each target: shape (n,), nats."""
     x = np.asarray(images, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -203,7 +205,7 @@ def bce_floor(images):
     return entropy.reshape(len(x), -1).sum(axis=1)
 
 
-def _check_bce_floor(answer) -> None:
+def _check_bce_floor(answer: Any) -> None:
     expect_callable(answer, "my_bce_floor", 3)
     rng = np.random.default_rng(53)
     x = rng.uniform(size=(4, 28, 28, 1))
@@ -251,14 +253,14 @@ q3 = Exercise(
 
 # --- 5.4 the maximum-likelihood sigma ----------------------------------------------------
 
-def best_sigma(images, reconstructions):
+def best_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float:
     """The single sigma that maximises the Gaussian likelihood of all the residuals."""
     residuals = np.asarray(images, dtype=np.float64) - np.asarray(reconstructions,
                                                                    dtype=np.float64)
     return float(np.sqrt(np.mean(residuals**2)))
 
 
-def _check_best_sigma(answer) -> None:
+def _check_best_sigma(answer: Any) -> None:
     expect_callable(answer, "my_best_sigma", 4)
     rng = np.random.default_rng(54)
     x = rng.uniform(size=(6, 28, 28, 1))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.exercises.core import (
     CheckFailed,
@@ -44,14 +46,14 @@ p1 = Prediction(
 
 # --- 6.1 prior mass of a box ------------------------------------------------------------
 
-def box_prior_mass(half_width, latent_dim):
+def box_prior_mass(half_width: float, latent_dim: int) -> float:
     """Probability that z ~ N(0, I) in latent_dim dimensions lies in [-h, h]^latent_dim."""
     normal = NormalDist()
     one_axis = normal.cdf(half_width) - normal.cdf(-half_width)
     return one_axis ** latent_dim
 
 
-def _check_box_prior_mass(answer) -> None:
+def _check_box_prior_mass(answer: Any) -> None:
     expect_callable(answer, "my_box_mass", 1)
     for half_width, latent_dim in ((1.0, 2), (2.0, 2), (1.645, 2), (1.0, 8), (3.0, 1),
                                    (1.0, 50)):
@@ -97,7 +99,7 @@ def _distances(points: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.sqrt(((points[:, None, :] - codes[None, :, :]) ** 2).sum(axis=-1))
 
 
-def hole_share(samples, codes):
+def hole_share(samples: ArrayLike, codes: ArrayLike) -> float:
     """Fraction of ``samples`` (n, d) in holes of ``codes`` (m, d): farther from every
     code than 99 % of the codes are from their nearest other code."""
     samples = np.asarray(samples, dtype=np.float64)
@@ -120,8 +122,8 @@ def _hole_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     return [(samples_2d, codes_2d), (samples_3d, codes_3d)]
 
 
-def _share_with(samples, codes, *, quantile=0.99, self_included=False,
-                to_centre=False) -> float:
+def _share_with(samples: np.ndarray, codes: np.ndarray, *, quantile: float = 0.99,
+                self_included: bool = False, to_centre: bool = False) -> float:
     """What a typical mistake returns, to recognise it."""
     between = _distances(codes, codes)
     if not self_included:
@@ -131,7 +133,7 @@ def _share_with(samples, codes, *, quantile=0.99, self_included=False,
     return float(np.mean(_distances(samples, targets).min(axis=1) > radius))
 
 
-def _check_hole_share(answer) -> None:
+def _check_hole_share(answer: Any) -> None:
     expect_callable(answer, "my_hole_fraction", 2)
     for samples, codes in _hole_cases():
         n, d = samples.shape
@@ -193,7 +195,7 @@ q2 = Exercise(
 
 # --- 6.3 explained variance ratio ------------------------------------------------------
 
-def explained_variance_ratio(codes):
+def explained_variance_ratio(codes: ArrayLike) -> np.ndarray:
     """Share of the total variance along each principal direction, largest first: (d,)."""
     codes = np.asarray(codes, dtype=np.float64)
     centred = codes - codes.mean(axis=0)
@@ -202,7 +204,7 @@ def explained_variance_ratio(codes):
     return variances / variances.sum()
 
 
-def _check_explained_variance_ratio(answer) -> None:
+def _check_explained_variance_ratio(answer: Any) -> None:
     expect_callable(answer, "my_ratio", 3)
     rng = np.random.default_rng(6)
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))

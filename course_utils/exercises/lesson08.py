@@ -13,8 +13,10 @@ recognises the typical mistakes, saying what is wrong without giving the code aw
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.elbo.toy_models import LinearGaussianModel
 from course_utils.evaluation import importance_weighting, inference_gaps
@@ -42,14 +44,14 @@ _ATOL = 1e-9
 
 # --- 8.1 the bound from log weights --------------------------------------------------------
 
-def log_mean_exp(log_w):
+def log_mean_exp(log_w: ArrayLike) -> np.ndarray:
     """L_k of each row: log of the mean of exp(log_w) over the last axis, shape (n,)."""
     log_w = np.asarray(log_w, dtype=np.float64)
     top = log_w.max(axis=1, keepdims=True)
     return top[:, 0] + np.log(np.mean(np.exp(log_w - top), axis=1))
 
 
-def _check_log_mean_exp(answer) -> None:
+def _check_log_mean_exp(answer: Any) -> None:
     expect_callable(answer, "my_log_mean_exp", 1)
     rng = np.random.default_rng(81)
     moderate = rng.normal(-3.0, 1.5, size=(4, 16))
@@ -101,7 +103,7 @@ q1 = Exercise(
 
 # --- 8.2 the amortisation gap of one point -------------------------------------------------
 
-def amortisation_gap(model, x):
+def amortisation_gap(model: LinearGaussianModel, x: ArrayLike) -> float:
     """ELBO(best diagonal q) - ELBO(encoder's q) of one data point x, shape (data_dim,)."""
     x = np.asarray(x, dtype=np.float64).reshape(1, -1)
     best_mean, best_log_var = model.best_diagonal_q(x)
@@ -110,7 +112,7 @@ def amortisation_gap(model, x):
                  - model.elbo(x, enc_mean, enc_log_var)[0])
 
 
-def _check_amortisation_gap(answer) -> None:
+def _check_amortisation_gap(answer: Any) -> None:
     expect_callable(answer, "my_amortisation_gap", 2)
     for seed in (3, 8):
         model = LinearGaussianModel.random(6, 3, orthogonal=False, seed=seed)
@@ -165,13 +167,13 @@ q2 = Exercise(
 
 # --- 8.3 bits per dimension ----------------------------------------------------------------
 
-def bits_per_dim(nll_nats, dims, levels):
+def bits_per_dim(nll_nats: ArrayLike, dims: int, levels: int) -> np.ndarray:
     """Bits per dimension of a density on [0, 1]^dims fitted to `levels` grey values."""
     return (np.asarray(nll_nats, dtype=np.float64) + dims * math.log(levels)) \
         / (dims * math.log(2))
 
 
-def _check_bits_per_dim(answer) -> None:
+def _check_bits_per_dim(answer: Any) -> None:
     expect_callable(answer, "my_bits_per_dim", 3)
     cases = ((0.0, 784, 256), (-2500.0, 784, 256), (-900.0, 3072, 256), (100.0, 10, 16))
     for nll, dims, levels in cases:
