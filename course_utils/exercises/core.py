@@ -16,8 +16,8 @@ whatever the notebook switched. In graded mode an answer that *is*, *wraps* or
 counts as passed:
 
 * the exercise's reference (``ex.qN.reference``) and every other function defined in
-  an exercise module (``course_utils/exercises/lessonNN.py``), except the ``buggy_*``
-  functions that the lessons hand out as material to study;
+  an exercise module (``course_utils/exercises/lessonNN.py`` and ``shared.py``),
+  except the ``buggy_*`` functions that the lessons hand out as material to study;
 * the course_utils implementations the exercise declares with ``forbidden=(...)``.
 
 Two detectors work together. Before the checker runs, the answer is unwrapped
@@ -352,10 +352,11 @@ def is_graded() -> bool:
     return _graded
 
 
-# Functions defined at the top level of course_utils/exercises/lessonNN.py are off
-# limits in graded answers, except the buggy_* ones the lessons hand out to study.
+# Functions defined at the top level of course_utils/exercises/lessonNN.py (and of
+# shared.py, which holds what several lessons' checkers compute with) are off limits in
+# graded answers, except the buggy_* ones the lessons hand out to study.
 _EXERCISES_DIR = os.path.dirname(_is_placeholder.__code__.co_filename)
-_LESSON_FILE = re.compile(r"lesson\d+\.py")
+_LESSON_FILE = re.compile(r"lesson\d+\.py|shared\.py")
 _MATERIAL_PREFIX = "buggy_"
 
 

@@ -9,16 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from course_utils.evaluation import reconstruction as evaluation
-from course_utils.exercises.core import (
-    Exercise,
-    Prediction,
-    as_numbers,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_shape,
-)
+from course_utils.exercises import core
+from course_utils.exercises.core import Exercise, Prediction, expect
 from course_utils.latent import sampling as latent
 
 __all__ = ["p1", "q1", "q2", "q3"]
@@ -53,16 +45,16 @@ def per_image_mse(images: ArrayLike, reconstructions: ArrayLike) -> np.ndarray:
 
 
 def _check_per_image_mse(answer: Any) -> None:
-    expect_callable(answer, "my_per_image_mse", 1)
+    core.expect_callable(answer, "my_per_image_mse", 1)
     rng = np.random.default_rng(11)
     images = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = rng.uniform(size=(6, 28, 28, 1))
-    got = as_numbers(answer(images, reconstructions), "one number per image")
+    got = core.as_numbers(answer(images, reconstructions), "one number per image")
     want = per_image_mse(images, reconstructions)
-    expect_shape(got, want.shape, "one number per image",
+    core.expect_shape(got, want.shape, "one number per image",
                  "Reduce over every axis except the first (the batch).")
     absolute = np.abs(images - reconstructions).reshape(len(images), -1).mean(axis=1)
-    compare(got, want,
+    core.compare(got, want,
             "Right shape, wrong values. For each image, take the mean over all of its "
             "pixels of (image - reconstruction) squared.",
             mistakes=[
@@ -79,7 +71,7 @@ def _check_per_image_mse(answer: Any) -> None:
                  "over each image's own pixels only."),
             ])
     same = per_image_mse(images[:1], images[:1])
-    expect(close(answer(images[:1], images[:1]), same, rtol=1e-5),
+    expect(core.close(answer(images[:1], images[:1]), same, rtol=1e-5),
            "A perfect reconstruction should give an error of exactly 0.")
 
 
@@ -104,7 +96,7 @@ def dense_parameter_count(layer_sizes: Sequence[int]) -> int:
 
 
 def _check_dense_parameter_count(answer: Any) -> None:
-    expect_callable(answer, "my_count", 2)
+    core.expect_callable(answer, "my_count", 2)
     for sizes in ([784, 512, 256, 2], [2, 256, 512, 784], [3, 1], [10, 7, 5, 3, 2]):
         got = answer(sizes)
         want = dense_parameter_count(sizes)
@@ -150,26 +142,26 @@ def _same_distances(got: ArrayLike, want: ArrayLike) -> bool:
     matrix products (TensorFlow's default for float32 on recent GPUs): on these inputs
     its squares are off by up to 0.01. Every mistake looked for is far larger.
     """
-    return close(np.square(got), np.square(want), rtol=1e-4, atol=0.05)
+    return core.close(np.square(got), np.square(want), rtol=1e-4, atol=0.05)
 
 
 def _check_nearest_distance(answer: Any) -> None:
-    expect_callable(answer, "my_distance", 3)
+    core.expect_callable(answer, "my_distance", 3)
     rng = np.random.default_rng(3)
     points = rng.normal(size=(7, 2)) * 3
     codes = rng.normal(size=(40, 2))
-    got = as_numbers(answer(points, codes), "one distance per point")
+    got = core.as_numbers(answer(points, codes), "one distance per point")
     want = nearest_distance(points, codes)
-    expect_shape(got, want.shape, "one distance per point")
-    expect(not close(got, want ** 2, rtol=1e-4, atol=0.05),  # see _same_distances
+    core.expect_shape(got, want.shape, "one distance per point")
+    expect(not core.close(got, want ** 2, rtol=1e-4, atol=0.05),  # see _same_distances
            "These look like squared distances: take the square root.")
     manhattan = np.abs(points[:, None, :] - codes[None, :, :]).sum(-1).min(axis=1)
-    expect(not close(got, manhattan, rtol=1e-4),
+    expect(not core.close(got, manhattan, rtol=1e-4),
            "These are sums of absolute differences; the task asks for Euclidean distance.")
     expect(_same_distances(got, want),
            "Right shape, wrong values: for each point, compute its distance to every "
            "code, then keep the smallest.")
-    itself = as_numbers(answer(codes[:3], codes), "one distance per point")
+    itself = core.as_numbers(answer(codes[:3], codes), "one distance per point")
     expect(_same_distances(itself, np.zeros(3)),
            "A point that is itself a code should be at distance 0.")
 

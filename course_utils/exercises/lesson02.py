@@ -22,19 +22,8 @@ from numpy.typing import ArrayLike
 
 from course_utils.elbo import estimators, likelihoods, losses
 from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
-from course_utils.exercises.core import (
-    CheckFailed,
-    Exercise,
-    Prediction,
-    as_number,
-    as_numbers,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_finite,
-    expect_shape,
-)
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 from course_utils.latent import sampling
 from course_utils.latent import usage as latent_usage
 from course_utils.models.layers import Sampling
@@ -73,7 +62,7 @@ def _common_factor(got: np.ndarray, want: np.ndarray) -> float | None:
     if scale == 0.0:
         return None
     factor = float(np.sum(got * want) / scale)
-    if close(got, factor * want, rtol=_RTOL):
+    if core.close(got, factor * want, rtol=_RTOL):
         return factor
     return None
 
@@ -82,16 +71,16 @@ def _factor_advice(factor: float, *, after_reduction_fix: bool = False) -> str:
     """What a constant factor ``c`` between the learner's KL and the true KL suggests."""
     lead = ("Once that is fixed, your values would be" if after_reduction_fix
             else "Your values are")
-    if close(factor, -2.0):
+    if core.close(factor, -2.0):
         return (f"{lead} -2 times the KL: negative, where a KL never is. Look again at "
                 "the constant that multiplies the sum in the derivation.")
-    if close(factor, -1.0):
+    if core.close(factor, -1.0):
         return (f"{lead} minus the KL: the right size but the wrong sign. A KL divergence "
                 "is never negative: check the sign of the factor in front of the sum.")
-    if close(factor, 2.0):
+    if core.close(factor, 2.0):
         return (f"{lead} twice the KL: check the size of the constant factor in front of "
                 "the sum.")
-    if close(factor, 1e-3):
+    if core.close(factor, 1e-3):
         return (f"{lead} 1000 times too small: a constant like 5e-4 is a loss weight "
                 "someone tuned, not part of the KL. Use the factor from the derivation.")
     return f"{lead} {factor:.4g} times the KL: check the constant factor in front of the sum."
@@ -145,23 +134,23 @@ def _diagnose_kl(answer: Callable, *, scalar: bool) -> None:
         mean, log_var = _kl_inputs(seed, _BATCH, latent_dim)
         per_example = kl_to_standard_normal(mean, log_var)
         want = np.mean(per_example) if scalar else per_example
-        got = as_numbers(answer(mean.copy(), log_var.copy()),
+        got = core.as_numbers(answer(mean.copy(), log_var.copy()),
                             "a number" if scalar else "an array of shape (batch,)")
         _check_kl_shape(got, mean.shape, scalar=scalar)
-        expect_finite(got, _NOT_FINITE_ADVICE)
+        core.expect_finite(got, _NOT_FINITE_ADVICE)
         if scalar:
             got = got.reshape(())
-            expect(not close(float(got), float(np.sum(per_example))),
+            expect(not core.close(float(got), float(np.sum(per_example))),
                    "Your loss equals the SUM of the per-example KLs over the batch, so it "
                    "would grow with the batch size. Which reduction keeps it independent "
                    "of the batch size?")
-        if close(got, want, rtol=_RTOL):
+        if core.close(got, want, rtol=_RTOL):
             factors.append(1.0)
             continue
         factors.append(_common_factor(np.atleast_1d(got), np.atleast_1d(want)))
         for advice, values in _kl_alternatives(mean, log_var).items():
             wrong = np.mean(values) if scalar else values
-            if close(got, wrong, rtol=_RTOL):
+            if core.close(got, wrong, rtol=_RTOL):
                 alternatives_hit.append(advice)
     if all(f == 1.0 for f in factors):
         return
@@ -171,15 +160,15 @@ def _diagnose_kl(answer: Callable, *, scalar: bool) -> None:
     if len(known) == len(factors):
         small, large = _LATENT_DIMS
         per_dim = [f * k for f, k in zip(known, _LATENT_DIMS)]
-        if not close(known[0], known[1]) and close(per_dim[0], per_dim[1]):
+        if not core.close(known[0], known[1]) and core.close(per_dim[0], per_dim[1]):
             advice = (f"Your values scale with 1/latent_dim: {known[0]:.4g} times the KL "
                       f"for latent_dim = {small} but {known[1]:.4g} times for "
                       f"latent_dim = {large}. What reduction did you use over the latent "
                       "axis? Recall how the KL of independent dimensions combines.")
-            if not close(per_dim[0], 1.0):
+            if not core.close(per_dim[0], 1.0):
                 advice += " " + _factor_advice(per_dim[0], after_reduction_fix=True)
             raise CheckFailed(advice)
-        if close(known[0], known[1]):
+        if core.close(known[0], known[1]):
             raise CheckFailed(_factor_advice(known[0]))
     raise CheckFailed("Right shape, wrong values. Compare each term with the closed form "
                       "derived in the lesson, and check the reduction over the latent axis.")
@@ -244,11 +233,11 @@ def kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike) -> np.ndarray:
 
 
 def _check_kl_to_standard_normal(answer: Callable) -> None:
-    expect_callable(answer, "my_kl", 1)
+    core.expect_callable(answer, "my_kl", 1)
     _diagnose_kl(answer, scalar=False)
     zero = np.zeros((2, 4))
-    got = as_numbers(answer(zero, zero.copy()), "an array of shape (batch,)")
-    expect(close(got, 0.0, atol=1e-12),
+    got = core.as_numbers(answer(zero, zero.copy()), "an array of shape (batch,)")
+    expect(core.close(got, 0.0, atol=1e-12),
            "When q is exactly N(0, I) (mean 0, log_var 0) the KL must be 0; yours is not.")
 
 
@@ -310,50 +299,50 @@ def sample_z(mean: ArrayLike, log_var: ArrayLike, eps: ArrayLike) -> np.ndarray:
 
 
 def _check_sample_z(answer: Callable) -> None:
-    expect_callable(answer, "my_sample_z", 2)
+    core.expect_callable(answer, "my_sample_z", 2)
     rng = np.random.default_rng(31)
     mean = rng.normal(size=(5, 3))
     log_var = rng.normal(scale=1.0, size=(5, 3))
     eps = rng.standard_normal((5, 3))
-    got = as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()),
+    got = core.as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()),
                         "an array of shape (batch, latent_dim)")
     expect(got.shape == mean.shape,
            f"Expected one z per input entry, shape {mean.shape}; got shape {got.shape}.")
-    again = as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()), "an array")
+    again = core.as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()), "an array")
     expect(np.array_equal(got, again, equal_nan=True),
            "Called twice with the same eps, your function gives different z. Use the eps "
            "that is passed in instead of drawing new noise: that is what makes z a "
            "deterministic, differentiable function of mean and log_var.")
-    expect_finite(got, _NOT_FINITE_ADVICE)
-    if close(got, sample_z(mean, log_var, eps), rtol=_RTOL):
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
+    if core.close(got, sample_z(mean, log_var, eps), rtol=_RTOL):
         return
     # The spread of z for one variance shows which scale the learner multiplied eps by.
     variance = 9.0
     ones = np.ones((1, 1))
     spread = float(np.asarray(answer(0 * ones, np.log(variance) * ones, ones),
                               dtype=np.float64).ravel()[0])
-    if close(got, buggy_sample_z(mean, log_var, eps), rtol=_RTOL):
+    if core.close(got, buggy_sample_z(mean, log_var, eps), rtol=_RTOL):
         raise CheckFailed(
             f"This still has the bug. For a q with variance {variance:g} (log_var = "
             f"log {variance:g}) and eps = 1, your z is {spread:.4g} away from the mean: the "
             "noise is scaled by the variance. How far from the mean should eps = 1 put z?")
-    if close(got, mean + log_var * eps, rtol=_RTOL):
+    if core.close(got, mean + log_var * eps, rtol=_RTOL):
         raise CheckFailed(
             "Your noise is multiplied by log_var itself. log_var is negative when the "
             "variance is below 1, which would flip the noise; turn it into a standard "
             "deviation first.")
-    if close(got, mean + np.exp(-0.5 * log_var) * eps, rtol=_RTOL):
+    if core.close(got, mean + np.exp(-0.5 * log_var) * eps, rtol=_RTOL):
         raise CheckFailed(
             f"Your spread shrinks as the variance grows: for variance {variance:g} and "
             f"eps = 1 your z is {spread:.4g} from the mean. Check the sign in the exponent.")
-    if close(got, sample_z(mean, log_var, eps[:1]), rtol=_RTOL):
+    if core.close(got, sample_z(mean, log_var, eps[:1]), rtol=_RTOL):
         raise CheckFailed("Every row of your z uses the noise of the first row: the whole "
                           "batch shares one draw. Each entry of z needs its own entry of "
                           "eps.")
-    if close(got, sample_z(np.zeros_like(mean), log_var, eps), rtol=_RTOL):
+    if core.close(got, sample_z(np.zeros_like(mean), log_var, eps), rtol=_RTOL):
         raise CheckFailed("Your samples are centred on 0, not on the mean of q: they "
                           "ignore `mean`.")
-    if close(spread, float(np.sqrt(variance))):
+    if core.close(spread, float(np.sqrt(variance))):
         raise CheckFailed("Right shape, wrong values. For one q with mean 0 your z is "
                           "right, but not for the test inputs: check how mean, log_var and "
                           "eps combine entry by entry.")
@@ -413,7 +402,7 @@ def kl_loss(mean: ArrayLike, log_var: ArrayLike) -> float:
 
 
 def _check_kl_loss(answer: Callable) -> None:
-    expect_callable(answer, "my_kl_loss", 3)
+    core.expect_callable(answer, "my_kl_loss", 3)
     _diagnose_kl(answer, scalar=True)
 
 
@@ -460,17 +449,17 @@ def implied_beta(latent_dim: int, pixel_count: int) -> float:
 
 
 def _check_implied_beta(answer: Callable) -> None:
-    expect_callable(answer, "my_implied_beta", 4)
+    core.expect_callable(answer, "my_implied_beta", 4)
     cases = ((2, 784), (20, 784), (8, 3072))
-    got = np.array([as_number(answer(latent_dim, pixel_count), "one number",
+    got = np.array([core.as_number(answer(latent_dim, pixel_count), "one number",
                               "Return one number (the weight beta); got an array of shape "
                               "{shape}.")
                     for latent_dim, pixel_count in cases])
     want = np.array([implied_beta(k, d) for k, d in cases])
     latent = np.array([float(k) for k, _ in cases])
     pixels = np.array([float(d) for _, d in cases])
-    expect_finite(got, _NOT_FINITE_ADVICE)
-    compare(got, want,
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
+    core.compare(got, want,
             "Wrong values. Write the book's loss per image as the summed NLL "
             "divided by D plus its KL term, turn its KL term into c * KL, then "
             "multiply everything by D: beta is what multiplies the KL.",
@@ -567,7 +556,7 @@ _GAP_RTOL = 2e-3
 
 
 def _check_elbo_gap(answer: Callable) -> None:
-    expect_callable(answer, "my_elbo_gap", 5)
+    core.expect_callable(answer, "my_elbo_gap", 5)
     model = LinearGaussianModel.random(data_dim=4, latent_dim=3, noise_std=0.7,
                                        orthogonal=False, seed=41)
     guarded = _NoShortcutModel(model.weights, model.bias, model.noise_std)
@@ -575,15 +564,15 @@ def _check_elbo_gap(answer: Callable) -> None:
     rng = np.random.default_rng(43)
     q_mean = rng.normal(size=(5, 3))
     q_log_var = rng.normal(scale=0.8, size=(5, 3))
-    got = as_numbers(answer(guarded, x.copy(), q_mean.copy(), q_log_var.copy()),
+    got = core.as_numbers(answer(guarded, x.copy(), q_mean.copy(), q_log_var.copy()),
                         "an array of shape (n,)")
-    expect_shape(got, (5,), "one gap per data point")
-    expect_finite(got, _NOT_FINITE_ADVICE)
+    core.expect_shape(got, (5,), "one gap per data point")
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
     want = model.log_evidence(x) - model.elbo(x, q_mean, q_log_var)
     posterior_mean, posterior_cov = model.posterior(x)
     q_cov = diagonal_covariance(q_log_var)
     std_cov = diagonal_covariance(0.5 * q_log_var)
-    compare(got, want,
+    core.compare(got, want,
             "Right shape, wrong values. The gap is a KL between q(z|x) and the exact "
             "posterior p(z|x); check both Gaussians' means and covariances.",
             mistakes=[

@@ -20,21 +20,9 @@ from numpy.typing import ArrayLike
 
 from course_utils.elbo import likelihoods, losses
 from course_utils.evaluation import importance_weighting
-from course_utils.exercises.core import (
-    CheckFailed,
-    Exercise,
-    Prediction,
-    as_number,
-    as_numbers,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_finite,
-    expect_shape,
-    reject_mistakes,
-)
-from course_utils.exercises.log_weight_checks import log_mean_exp_mistakes
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import log_mean_exp_mistakes
 from course_utils.models import vae
 
 __all__ = ["p1", "q1", "q2", "q3", "q4", "gaussian_nll", "iw_bound", "climb_class", "bce_floor",
@@ -57,7 +45,7 @@ def gaussian_nll(x: ArrayLike, mean: ArrayLike, sigma: float) -> np.ndarray:
 
 
 def _check_gaussian_nll(answer: Any) -> None:
-    expect_callable(answer, "my_gaussian_nll", 1)
+    core.expect_callable(answer, "my_gaussian_nll", 1)
     rng = np.random.default_rng(51)
     x = rng.uniform(size=(5, 28, 28, 1))
     mean = rng.uniform(size=x.shape)
@@ -65,15 +53,15 @@ def _check_gaussian_nll(answer: Any) -> None:
     for sigma in (0.3, 2.0, 0.01):
         want = gaussian_nll(x, mean, sigma)
         with np.errstate(all="ignore"):
-            got = as_numbers(answer(x, mean, sigma), "one number per image")
-        expect_shape(got, want.shape, "one number per image",
+            got = core.as_numbers(answer(x, mean, sigma), "one number per image")
+        core.expect_shape(got, want.shape, "one number per image",
                      "Reduce over every axis except the first (the batch).")
-        expect_finite(got,
+        core.expect_finite(got,
                f"With sigma = {sigma} your function returns inf or NaN, although the true "
                "values are finite. A density far from its mean (or a product of 784 "
                "densities) is 0 or inf in floating point, and its log is then infinite: "
                "write the log-density of a pixel directly and add those up.")
-        reject_mistakes(got, [
+        core.reject_mistakes(got, [
             (-want, "Your values have the wrong sign: this is the log-likelihood, and the "
                     "loss is its negative."),
             (want / pixels, f"Your values are {pixels} times too small: the negative "
@@ -82,13 +70,13 @@ def _check_gaussian_nll(answer: Any) -> None:
         ], **_TOL)
         # Split the answer into the part that depends on the mean and the rest.
         with np.errstate(all="ignore"):
-            at_target = as_numbers(answer(x, x, sigma), "one number per image")
+            at_target = core.as_numbers(answer(x, x, sigma), "one number per image")
         quadratic = got - at_target
         squared_error = ((x - mean) ** 2).reshape(len(x), -1).sum(axis=1)
         ratio = float(np.median(quadratic / squared_error))
         # The difference of two sums loses the precision of the larger one (float32).
         slack = _RTOL * float(np.max(np.abs(got)) + np.max(np.abs(at_target)))
-        if not close(quadratic, squared_error / (2 * sigma**2), rtol=_RTOL, atol=slack):
+        if not core.close(quadratic, squared_error / (2 * sigma**2), rtol=_RTOL, atol=slack):
             if math.isclose(ratio, 1 / (2 * sigma), rel_tol=1e-4):
                 raise CheckFailed(f"With sigma = {sigma} the squared-error term is scaled "
                                   "as if the variance were sigma, not sigma squared.")
@@ -115,10 +103,10 @@ def _check_gaussian_nll(answer: Any) -> None:
                               f"is off (with sigma = {sigma} your answer gives "
                               f"{constant:.4g} for a perfect reconstruction of an image). "
                               f"Take the log of the Gaussian's normalising factor carefully.")
-        expect(close(got, want, **_TOL), "Close, but the values are not right yet.")
+        expect(core.close(got, want, **_TOL), "Close, but the values are not right yet.")
     small_x = rng.uniform(size=(3, 5))
     small_mean = rng.uniform(size=(3, 5))
-    expect(close(as_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
+    expect(core.close(core.as_numbers(answer(small_x, small_mean, 0.5), "one number per row"),
                  gaussian_nll(small_x, small_mean, 0.5), **_TOL),
            "Right for 28 x 28 images but not for inputs of shape (3, 5): did you write the "
            "number of pixels as a constant instead of reading it from the input?")
@@ -149,7 +137,7 @@ def iw_bound(log_weights: ArrayLike) -> np.ndarray:
 
 
 def _check_iw_bound(answer: Any) -> None:
-    expect_callable(answer, "my_iw_bound", 2)
+    core.expect_callable(answer, "my_iw_bound", 2)
     rng = np.random.default_rng(52)
     k = 50
     # Gaussian log-densities of MNIST images are hundreds of nats above 0, Bernoulli
@@ -158,7 +146,7 @@ def _check_iw_bound(answer: Any) -> None:
         log_w = centre + spread * rng.standard_normal((6, k))
         want = iw_bound(log_w)
         with np.errstate(all="ignore"):
-            got = as_numbers(answer(log_w.copy()), "one number per image")
+            got = core.as_numbers(answer(log_w.copy()), "one number per image")
         expect(got.shape == want.shape,
                f"Expected one number per image (row), shape {want.shape}, from log weights "
                f"of shape {log_w.shape}; got shape {got.shape}. Reduce along axis 1, the "
@@ -170,11 +158,12 @@ def _check_iw_bound(answer: Any) -> None:
                 "and log weights of images are hundreds of nats from 0. Shift each row "
                 "by its largest log weight before exponentiating, and add it back after "
                 "the log.")
-        compare(got, want, "Not right yet: for each image, the log of the mean of "
+        core.compare(got, want, "Not right yet: for each image, the log of the mean of "
                            "exp(log weight) over its k samples.",
                 mistakes=log_mean_exp_mistakes(log_w, want), **_TOL)
     single = rng.normal(size=(4, 1))
-    expect(close(as_numbers(answer(single), "one number per image"), single[:, 0], **_TOL),
+    single_bound = core.as_numbers(answer(single), "one number per image")
+    expect(core.close(single_bound, single[:, 0], **_TOL),
            "With one weight per image (k = 1) the bound is that log weight itself; yours "
            "is not.")
 
@@ -206,26 +195,26 @@ def bce_floor(images: ArrayLike) -> np.ndarray:
 
 
 def _check_bce_floor(answer: Any) -> None:
-    expect_callable(answer, "my_bce_floor", 3)
+    core.expect_callable(answer, "my_bce_floor", 3)
     rng = np.random.default_rng(53)
     x = rng.uniform(size=(4, 28, 28, 1))
     x[:, :10] = 0.0  # MNIST has many pure black and pure white pixels
     x[:, 10:14] = 1.0
     want = bce_floor(x)
-    got = as_numbers(answer(x.copy()), "one number per image")
-    expect_shape(got, want.shape, "one number per image")
-    expect_finite(got,
+    got = core.as_numbers(answer(x.copy()), "one number per image")
+    core.expect_shape(got, want.shape, "one number per image")
+    core.expect_finite(got,
            "Your result has NaN (or inf) values. They come from pixels that are exactly 0 or "
            "1, where a log of 0 appears; the limit of p log p as p -> 0 is 0, so such a "
            "term contributes nothing.")
     with np.errstate(all="ignore"):
-        pure = as_numbers(answer(np.stack([np.zeros((28, 28, 1)), np.ones((28, 28, 1))])),
+        pure = core.as_numbers(answer(np.stack([np.zeros((28, 28, 1)), np.ones((28, 28, 1))])),
                         "one number per image")
     expect(pure.shape != (2,) or bool(np.all(np.abs(pure) < 1e-6)),
            f"A pure black and a pure white image must have a floor of 0 (such pixels "
            f"contribute nothing); yours give {np.round(pure, 4).tolist()} nats. If you clip "
            f"before the log, the clip is too wide: use a tiny epsilon such as 1e-12.")
-    compare(got, want,
+    core.compare(got, want,
             "Right shape, wrong values. The floor is the cross-entropy of a target with "
             "itself: both outcomes of a binary pixel (x and 1 - x) contribute.",
             mistakes=[
@@ -261,16 +250,16 @@ def best_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float:
 
 
 def _check_best_sigma(answer: Any) -> None:
-    expect_callable(answer, "my_best_sigma", 4)
+    core.expect_callable(answer, "my_best_sigma", 4)
     rng = np.random.default_rng(54)
     x = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = x - 0.1 + 0.05 * rng.standard_normal(x.shape)  # biased residuals
     want = best_sigma(x, reconstructions)
-    got = as_number(answer(x, reconstructions), "one number, sigma",
+    got = core.as_number(answer(x, reconstructions), "one number, sigma",
                     "Return a single sigma for the whole set (one number); got shape "
                     "{shape}. The decoder shares one sigma between all pixels of all images.")
     residuals = x - reconstructions
-    compare(got, want,
+    core.compare(got, want,
             f"Not right yet (got {got:.4g}). Differentiate the summed Gaussian NLL with "
             "respect to sigma and set the derivative to zero.",
             mistakes=[

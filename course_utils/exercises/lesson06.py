@@ -8,20 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils.exercises.core import (
-    CheckFailed,
-    Exercise,
-    Prediction,
-    as_number,
-    as_numbers,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_finite,
-    expect_shape,
-    reject_mistakes,
-)
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 from course_utils.latent import decoding as latent_space
 from course_utils.latent import sampling as latent
 
@@ -54,26 +42,26 @@ def box_prior_mass(half_width: float, latent_dim: int) -> float:
 
 
 def _check_box_prior_mass(answer: Any) -> None:
-    expect_callable(answer, "my_box_mass", 1)
+    core.expect_callable(answer, "my_box_mass", 1)
     for half_width, latent_dim in ((1.0, 2), (2.0, 2), (1.645, 2), (1.0, 8), (3.0, 1),
                                    (1.0, 50)):
-        got = as_number(answer(half_width, latent_dim), "one number, a probability")
+        got = core.as_number(answer(half_width, latent_dim), "one number, a probability")
         want = box_prior_mass(half_width, latent_dim)
         one_axis = box_prior_mass(half_width, 1)
         expect(0.0 <= got <= 1.0, f"For h={half_width}, d={latent_dim} you returned {got:.4g}, "
                                   "which is not a probability.")
         if latent_dim > 1:
-            expect(not close(got, one_axis, rtol=1e-5),
+            expect(not core.close(got, one_axis, rtol=1e-5),
                    f"For h={half_width}, d={latent_dim} you return the mass of ONE coordinate "
                    "interval. The box needs every coordinate inside at once.")
-        expect(not close(got, NormalDist().cdf(half_width) ** latent_dim, rtol=1e-5),
+        expect(not core.close(got, NormalDist().cdf(half_width) ** latent_dim, rtol=1e-5),
                f"For h={half_width}, d={latent_dim}: you counted everything below h; the "
                "interval also has a lower end, -h.")
         expect(got > 0.0,
                f"For h={half_width}, d={latent_dim} you returned 0, but the box holds a small "
                f"positive mass (about {want:.1g}). Sampling cannot resolve a mass this "
                "small: compute it exactly, from one coordinate's interval.")
-        expect(close(got, want, rtol=1e-6, atol=0.0),
+        expect(core.close(got, want, rtol=1e-6, atol=0.0),
                f"For h={half_width}, d={latent_dim} the mass is not right (got {got:.4g}, "
                f"expected {want:.4g}). Find the mass of one coordinate's interval first, then "
                "use that the coordinates are independent under the prior.")
@@ -134,15 +122,15 @@ def _share_with(samples: np.ndarray, codes: np.ndarray, *, quantile: float = 0.9
 
 
 def _check_hole_share(answer: Any) -> None:
-    expect_callable(answer, "my_hole_fraction", 2)
+    core.expect_callable(answer, "my_hole_fraction", 2)
     for samples, codes in _hole_cases():
         n, d = samples.shape
-        got = as_number(answer(samples.copy(), codes.copy()), "one number",
+        got = core.as_number(answer(samples.copy(), codes.copy()), "one number",
                         "Return one number, the fraction of samples in holes; got an array "
                         "of shape {shape}.")
         want = hole_share(samples, codes)
         slack = 0.02  # a percentile computed another way moves a sample or two
-        expect_finite(got, f"For {n} samples in {d}-D you returned {got}.")
+        core.expect_finite(got, f"For {n} samples in {d}-D you returned {got}.")
         expect(got <= 1.0,
                f"You returned {got:.4g} for {n} samples in {d}-D: that looks like a count. "
                "Return the fraction of samples in holes, between 0 and 1.")
@@ -150,21 +138,21 @@ def _check_hole_share(answer: Any) -> None:
         if abs(got - want) <= slack:
             continue
         # Tolerances differ by mistake, so each is matched on its own, in this order.
-        reject_mistakes(got, [(1.0 - want,
+        core.reject_mistakes(got, [(1.0 - want,
                                f"You returned {got:.3f}, one minus the right share: that is "
                                "the fraction of samples NEAR the codes. A sample is in a hole "
                                "when it is farther than the radius from every code.")],
                         rtol=1e-5, atol=slack)
-        reject_mistakes(got, [(_share_with(samples, codes, self_included=True),
+        core.reject_mistakes(got, [(_share_with(samples, codes, self_included=True),
                                f"You return {got:.3f}: every sample counts as a hole because "
                                "the radius came out as 0. Each code's nearest code at distance "
                                "0 is itself; leave it out when you measure how far the codes "
                                "are from each other.")], rtol=1e-5, atol=1e-9)
-        reject_mistakes(got, [(_share_with(samples, codes, to_centre=True),
+        core.reject_mistakes(got, [(_share_with(samples, codes, to_centre=True),
                                "You measure each sample's distance to the codes' centre (their "
                                "mean). A hole is far from EVERY code: use the distance to the "
                                "nearest code.")], rtol=1e-5, atol=slack)
-        reject_mistakes(got, [(_share_with(samples, codes, quantile=quantile),
+        core.reject_mistakes(got, [(_share_with(samples, codes, quantile=quantile),
                                f"Your radius is the {100 * quantile:.0f} % point of the codes' "
                                "nearest-neighbour distances; the task asks for the 99 % point.")
                               for quantile in (0.5, 0.9, 0.95, 1.0)],
@@ -205,15 +193,15 @@ def explained_variance_ratio(codes: ArrayLike) -> np.ndarray:
 
 
 def _check_explained_variance_ratio(answer: Any) -> None:
-    expect_callable(answer, "my_ratio", 3)
+    core.expect_callable(answer, "my_ratio", 3)
     rng = np.random.default_rng(6)
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
     codes = (rng.normal(size=(400, 4)) * [3.0, 1.5, 1.0, 0.2]) @ rotation.T + 4.0
-    got = as_numbers(answer(codes.copy()), "one share per latent dimension").ravel()
+    got = core.as_numbers(answer(codes.copy()), "one share per latent dimension").ravel()
     want = explained_variance_ratio(codes)
-    expect_shape(got, want.shape, "one share per latent dimension")
-    expect_finite(got, f"Your shares are not all finite: {got}.")
-    expect(close(got.sum(), 1.0, rtol=1e-5),
+    core.expect_shape(got, want.shape, "one share per latent dimension")
+    core.expect_finite(got, f"Your shares are not all finite: {got}.")
+    expect(core.close(got.sum(), 1.0, rtol=1e-5),
            f"Your shares add up to {got.sum():.3f}; as fractions of the total variance they "
            "should add up to 1.")
     # atol 1e-4: a covariance from float32 TF32 matrix products (a GPU default) is off by
@@ -221,7 +209,7 @@ def _check_explained_variance_ratio(answer: Any) -> None:
     singular = np.linalg.svd(codes - codes.mean(axis=0), compute_uv=False)
     uncentred = np.linalg.svd(codes, compute_uv=False) ** 2
     per_axis = np.sort(codes.var(axis=0))[::-1]
-    compare(np.sort(got)[::-1], want,
+    core.compare(np.sort(got)[::-1], want,
             "The values are not right yet. Compare them with the eigenvalues of the codes' "
             "covariance matrix.", rtol=1e-5, atol=1e-4, mistakes=[
                 (singular / singular.sum(),
@@ -236,7 +224,7 @@ def _check_explained_variance_ratio(answer: Any) -> None:
                  "rotated away from the coordinate axes: decompose the centred codes (or "
                  "their covariance)."),
             ])
-    expect(close(got, want, rtol=1e-5, atol=1e-4),
+    expect(core.close(got, want, rtol=1e-5, atol=1e-4),
            "The shares are right but not sorted from largest to smallest.")
 
 

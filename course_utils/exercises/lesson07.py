@@ -17,17 +17,9 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils.exercises.core import (
-    CheckFailed,
-    Exercise,
-    Prediction,
-    as_number,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_finite,
-)
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import kl_per_dimension
 from course_utils.latent import usage as latent_usage
 from course_utils.models import kl_schedules, vae
 
@@ -38,9 +30,9 @@ _RTOL = 1e-6
 
 def _number(value: object, what: str) -> float:
     """The learner's one finite number, or advice."""
-    number = as_number(value, what, "Your function returned an array of shape {shape}, not "
+    number = core.as_number(value, what, "Your function returned an array of shape {shape}, not "
                                     f"one number: return {what}.")
-    expect_finite(number, f"Your function returned {number}: return {what}, a finite number.")
+    core.expect_finite(number, f"Your function returned {number}: return {what}, a finite number.")
     return number
 
 
@@ -53,7 +45,7 @@ def warmup_weight(epoch: int, warmup_epochs: int) -> float:
 
 
 def _check_warmup(answer: Any) -> None:
-    expect_callable(answer, "my_warmup_weight", 1)
+    core.expect_callable(answer, "my_warmup_weight", 1)
     for warmup_epochs in (4, 10, 3):
         epochs = range(0, 2 * warmup_epochs + 3)
         want = [warmup_weight(epoch, warmup_epochs) for epoch in epochs]
@@ -109,10 +101,6 @@ def free_bits_kl(z_mean: ArrayLike, z_log_var: ArrayLike, free_bits: float) -> f
     return float(np.sum(np.maximum(per_dimension, free_bits)))
 
 
-def _kl_matrix(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
-    return 0.5 * (mean**2 + np.exp(log_var) - 1.0 - log_var)
-
-
 def _free_bits_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
     rng = np.random.default_rng(72)
     n, dims = 6, 5
@@ -162,17 +150,17 @@ def _free_bits_mistakes() -> list[tuple[Callable[..., Any], str]]:
 
 
 def _check_free_bits(answer: Any) -> None:
-    expect_callable(answer, "my_free_bits_kl", 2)
+    core.expect_callable(answer, "my_free_bits_kl", 2)
     cases = _free_bits_cases()
     want = np.array([free_bits_kl(mean, log_var, floor) for mean, log_var, floor in cases])
     got = np.array([_number(answer(mean.copy(), log_var.copy(), floor),
                             "one number, the KL term") for mean, log_var, floor in cases])
-    with_kl = [(_kl_matrix(mean, log_var), mean, log_var, floor)
+    with_kl = [(kl_per_dimension(mean, log_var), mean, log_var, floor)
                for mean, log_var, floor in cases]
     mistakes = [(np.array([float(mistake(*case)) for case in with_kl]), advice)
                 for mistake, advice in _free_bits_mistakes()]
     wrong = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-9)))
-    compare(got, want,
+    core.compare(got, want,
             f"With free_bits={cases[wrong][2]} on the check's codes your value is "
             f"{got[wrong]:.6g}; expected {want[wrong]:.6g}. Check the KL of one dimension, "
             "1/2 (mean^2 + variance - 1 - log variance), first.",
@@ -181,7 +169,7 @@ def _check_free_bits(answer: Any) -> None:
     mean = np.zeros((2, 2))
     log_var = np.array([[-30.0, 0.0], [-30.0, 0.0]])
     confident = _number(answer(mean, log_var, 0.5), "one number, the KL term")
-    expect(close(confident, free_bits_kl(mean, log_var, 0.5), rtol=1e-6),
+    expect(core.close(confident, free_bits_kl(mean, log_var, 0.5), rtol=1e-6),
            "Right on ordinary codes, but wrong for a posterior with log-variance -30: "
            "compute the variance as the exponential of z_log_var directly.")
 
@@ -217,7 +205,7 @@ def _active_cases() -> list[tuple[np.ndarray, float]]:
 
 
 def _check_active_units(answer: Any) -> None:
-    expect_callable(answer, "my_active_units", 3)
+    core.expect_callable(answer, "my_active_units", 3)
     for codes, threshold in _active_cases():
         want = count_active_units(codes, threshold)
         raw = answer(codes.copy(), threshold)
@@ -242,7 +230,7 @@ def _check_active_units(answer: Any) -> None:
             (np.sum(variance[variance > threshold]),
              "You add up the variances of the active units; return how many there are."),
         ]
-        compare(got, want, f"With threshold={threshold} on the check's codes you count "
+        core.compare(got, want, f"With threshold={threshold} on the check's codes you count "
                            f"{got:g} active units; expected {want}.",
                 mistakes=mistakes, rtol=0.0, atol=0.0)
 

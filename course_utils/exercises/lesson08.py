@@ -20,20 +20,9 @@ from numpy.typing import ArrayLike
 
 from course_utils.elbo.toy_models import LinearGaussianModel
 from course_utils.evaluation import importance_weighting, inference_gaps
-from course_utils.exercises.core import (
-    CheckFailed,
-    Exercise,
-    Prediction,
-    as_number,
-    as_numbers,
-    close,
-    compare,
-    expect,
-    expect_callable,
-    expect_finite,
-    expect_shape,
-)
-from course_utils.exercises.log_weight_checks import log_mean_exp_mistakes
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import log_mean_exp_mistakes
 
 __all__ = ["q1", "q2", "q3", "p1", "log_mean_exp", "amortisation_gap", "bits_per_dim"]
 
@@ -52,16 +41,16 @@ def log_mean_exp(log_w: ArrayLike) -> np.ndarray:
 
 
 def _check_log_mean_exp(answer: Any) -> None:
-    expect_callable(answer, "my_log_mean_exp", 1)
+    core.expect_callable(answer, "my_log_mean_exp", 1)
     rng = np.random.default_rng(81)
     moderate = rng.normal(-3.0, 1.5, size=(4, 16))
     want = log_mean_exp(moderate)
-    got = as_numbers(answer(moderate.copy()), "one number per row")
-    expect_shape(got, want.shape, "one bound per row (image)",
+    got = core.as_numbers(answer(moderate.copy()), "one number per row")
+    core.expect_shape(got, want.shape, "one bound per row (image)",
                  "Average over the k weights of each row, axis 1, not over the images.")
-    expect_finite(got, "Your function returns NaN or inf for log weights around -3, where "
+    core.expect_finite(got, "Your function returns NaN or inf for log weights around -3, where "
                        "nothing should overflow.")
-    compare(got, want, "Right shape, wrong values on ordinary log weights: the bound is the "
+    core.compare(got, want, "Right shape, wrong values on ordinary log weights: the bound is the "
                        "log of the mean of exp(log weight) within each row.",
             mistakes=log_mean_exp_mistakes(moderate, want), rtol=_RTOL, atol=_ATOL)
     # Real VAE log weights: a digit's log p(x, z) - log q(z|x) is around -100 to -1000.
@@ -69,18 +58,19 @@ def _check_log_mean_exp(answer: Any) -> None:
         extreme = rng.normal(centre, 2.0, size=(3, 32))
         want = log_mean_exp(extreme)
         with np.errstate(all="ignore"):
-            got = as_numbers(answer(extreme.copy()), "one number per row")
-        expect_shape(got, want.shape, "one bound per row")
+            got = core.as_numbers(answer(extreme.copy()), "one number per row")
+        core.expect_shape(got, want.shape, "one bound per row")
         if not bool(np.all(np.isfinite(got))):
             direction = "underflows to 0" if centre < 0 else "overflows to inf"
             raise CheckFailed(f"Right on log weights near -3, but log weights near "
                               f"{centre:g} give NaN or inf: exp of them {direction} in "
                               f"float64. Shift every weight of a row by a constant before "
                               f"exponentiating, and add it back after the log.")
-        expect(close(got, want, rtol=1e-9, atol=_ATOL), f"Log weights near {centre:g} give wrong "
+        expect(core.close(got, want, rtol=1e-9, atol=_ATOL),
+               f"Log weights near {centre:g} give wrong "
                "values: after shifting by a constant, add the same constant back.")
     one = rng.normal(-50.0, 3.0, size=(2, 1))
-    expect(close(as_numbers(answer(one), "one number per row"), one[:, 0], rtol=_RTOL,
+    expect(core.close(core.as_numbers(answer(one), "one number per row"), one[:, 0], rtol=_RTOL,
                  atol=_ATOL),
            "With k = 1 the bound is the single log weight itself.")
 
@@ -113,13 +103,13 @@ def amortisation_gap(model: LinearGaussianModel, x: ArrayLike) -> float:
 
 
 def _check_amortisation_gap(answer: Any) -> None:
-    expect_callable(answer, "my_amortisation_gap", 2)
+    core.expect_callable(answer, "my_amortisation_gap", 2)
     for seed in (3, 8):
         model = LinearGaussianModel.random(6, 3, orthogonal=False, seed=seed)
         points, _ = model.sample(3, seed=seed + 1)
         for x in points:
             want = amortisation_gap(model, x)
-            got = as_number(answer(model, x.copy()), "one number, in nats",
+            got = core.as_number(answer(model, x.copy()), "one number, in nats",
                             "Return one number for one data point; got shape {shape}.")
             x2 = x.reshape(1, -1)
             evidence = float(model.log_evidence(x2)[0])
@@ -130,7 +120,7 @@ def _check_amortisation_gap(answer: Any) -> None:
             post_mean, post_cov = model.posterior(x2)
             marginal = np.log(np.diag(post_cov))[None, :]
             elbo_marginal = float(model.elbo(x2, post_mean, marginal)[0])
-            compare(got, want,
+            core.compare(got, want,
                     f"Your gap ({got:.4g} nats) is not right. It is the ELBO of the best "
                     "diagonal q minus the ELBO of the encoder's q, for this one point.",
                     mistakes=[
@@ -174,15 +164,15 @@ def bits_per_dim(nll_nats: ArrayLike, dims: int, levels: int) -> np.ndarray:
 
 
 def _check_bits_per_dim(answer: Any) -> None:
-    expect_callable(answer, "my_bits_per_dim", 3)
+    core.expect_callable(answer, "my_bits_per_dim", 3)
     cases = ((0.0, 784, 256), (-2500.0, 784, 256), (-900.0, 3072, 256), (100.0, 10, 16))
     for nll, dims, levels in cases:
         want = float(bits_per_dim(nll, dims, levels))
-        got = as_number(answer(nll, dims, levels), "one number",
+        got = core.as_number(answer(nll, dims, levels), "one number",
                         "Return one number for one value of nll_nats; got shape {shape}.")
         case = f"For nll_nats={nll:g}, dims={dims}, levels={levels}"
         bits = dims * math.log(2)
-        compare(got, want, f"{case} your value ({got:.6g}) is not right.", mistakes=[
+        core.compare(got, want, f"{case} your value ({got:.6g}) is not right.", mistakes=[
             (nll / bits,
              f"{case} you only converted units: the density is on [0, 1] but the grey "
              "values are `levels` bins of width 1/levels; each pixel's density times its "
