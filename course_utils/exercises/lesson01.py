@@ -27,11 +27,8 @@ def _explain_box_holes(measured: float) -> str:
             "so it lands in the empty parts in proportion to their area.")
 
 
-p1 = Prediction(
-    "Prediction 1.1: what percentage of box samples lands in a hole?",
-    tolerance=0.5,
-    explanation=_explain_box_holes,
-)
+p1 = Prediction("Prediction 1.1: what percentage of box samples lands in a hole?", tolerance=0.5,
+                explanation=_explain_box_holes)
 
 
 # --- 1.1 per-image reconstruction error -------------------------------------------------

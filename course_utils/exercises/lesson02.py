@@ -205,11 +205,8 @@ def _explain_wrong_sign(measured: float) -> str:
             "are much larger than the positive ones.")
 
 
-p1 = Prediction(
-    "Prediction 2.1: what percentage of score-function estimates have the wrong sign?",
-    tolerance=0.2,
-    explanation=_explain_wrong_sign,
-)
+p1 = Prediction("Prediction 2.1: what percentage of score-function estimates have the wrong sign?",
+                tolerance=0.2, explanation=_explain_wrong_sign)
 
 
 # --- 2.1 the closed-form KL --------------------------------------------------------------

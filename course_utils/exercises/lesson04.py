@@ -508,8 +508,5 @@ def _explain_slower(measured: str) -> str:
             "faster than a CPU, and for models this small, overheads per batch can dominate.")
 
 
-p1 = Prediction(
-    "Prediction 4.1: which VAE takes longer per epoch?",
-    choices=("dense", "conv"),
-    explanation=_explain_slower,
-)
+p1 = Prediction("Prediction 4.1: which VAE takes longer per epoch?", choices=("dense", "conv"),
+                explanation=_explain_slower)

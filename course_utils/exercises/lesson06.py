@@ -25,11 +25,8 @@ def _length_explanation(measured: float) -> str:
             f"depends on d: in 8-D lengths from about 1.6 to 3.9 are all common.")
 
 
-p1 = Prediction(
-    "Prediction 6.1: how long is a code drawn from the prior in 8-D?",
-    tolerance=0.15,
-    explanation=_length_explanation,
-)
+p1 = Prediction("Prediction 6.1: how long is a code drawn from the prior in 8-D?", tolerance=0.15,
+                explanation=_length_explanation)
 
 
 # --- 6.1 prior mass of a box ------------------------------------------------------------

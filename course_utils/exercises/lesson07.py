@@ -257,8 +257,5 @@ def _active_explanation(measured: float) -> str:
             "the 0.01 threshold.")
 
 
-p1 = Prediction(
-    "Prediction 7.1: how many units stay active at a large beta?",
-    tolerance=0.25,
-    explanation=_active_explanation,
-)
+p1 = Prediction("Prediction 7.1: how many units stay active at a large beta?", tolerance=0.25,
+                explanation=_active_explanation)
