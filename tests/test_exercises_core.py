@@ -384,3 +384,99 @@ def test_as_numbers_converts_lists_and_tensors_and_advises_on_anything_else():
     assert converted.dtype == np.float64 and converted.shape == (1, 1)
     with pytest.raises(CheckFailed, match="returned dict, not numbers: return one per image"):
         as_numbers({"a": 1}, "one per image")
+
+
+# --- the common checking sequence -------------------------------------------------------
+
+def test_expect_callable_passes_a_function_and_advises_on_anything_else():
+    from course_utils.exercises.core import CheckFailed, expect_callable
+
+    expect_callable(reference, "my_double", 1)
+    with pytest.raises(CheckFailed, match=r"ex\.q1\.check\(my_double\)"):
+        expect_callable(6, "my_double", 1)
+
+
+def test_close_compares_as_float64_and_is_false_for_shapes_that_do_not_broadcast():
+    import numpy as np
+
+    from course_utils.exercises.core import close
+
+    assert close(np.float32([1.0, 2.0]), [1.0, 2.0 + 1e-6])
+    assert not close([1.0, 2.0], [1.0, 2.1])
+    assert not close([1.0, 2.0], [1.0, 2.0, 3.0])
+    assert close(1.0, 1.0005, rtol=1e-3) and not close(1.0, 1.0005, rtol=1e-4)
+
+
+def test_expect_shape_names_the_expected_and_the_received_shape():
+    import numpy as np
+
+    from course_utils.exercises.core import CheckFailed, expect_shape
+
+    expect_shape(np.zeros(3), (3,), "one number per image")
+    with pytest.raises(CheckFailed, match=r"Expected one number per image, shape \(3,\); got "
+                                          r"shape \(3, 2\)\. Reduce the pixels\."):
+        expect_shape(np.zeros((3, 2)), (3,), "one number per image", "Reduce the pixels.")
+
+
+def test_expect_finite_refuses_nan_and_inf():
+    import numpy as np
+
+    from course_utils.exercises.core import CheckFailed, expect_finite
+
+    expect_finite(np.array([0.0, -3.0]), "finite please")
+    for bad in (np.nan, np.inf):
+        with pytest.raises(CheckFailed, match="finite please"):
+            expect_finite([1.0, bad], "finite please")
+
+
+def test_as_number_returns_one_float_and_advises_on_arrays_and_text():
+    import numpy as np
+
+    from course_utils.exercises.core import CheckFailed, as_number
+
+    assert as_number(np.array([2.5]), "one number") == 2.5
+    with pytest.raises(CheckFailed, match=r"Return one number; got an array of shape \(2,\)"):
+        as_number([1.0, 2.0], "one number")
+    with pytest.raises(CheckFailed, match=r"Only one sigma, not \(2,\)"):
+        as_number([1.0, 2.0], "one number", "Only one sigma, not {shape}.")
+    with pytest.raises(CheckFailed, match="not numbers"):
+        as_number("two", "one number")
+
+
+def test_reject_mistakes_raises_the_advice_of_the_first_match_only():
+    from course_utils.exercises.core import CheckFailed, reject_mistakes
+
+    mistakes = [(10.0, "ten times too large"), (20.0, "twenty"), (10.0, "never reached")]
+    reject_mistakes(1.0, mistakes)  # matches none
+    with pytest.raises(CheckFailed, match="^ten times too large$"):
+        reject_mistakes(10.0 + 1e-6, mistakes)
+    with pytest.raises(CheckFailed, match="^twenty$"):
+        reject_mistakes(20.1, mistakes, rtol=0.01)
+
+
+def test_compare_passes_a_right_value_and_else_names_a_mistake_or_gives_the_advice():
+    from course_utils.exercises.core import CheckFailed, compare
+
+    mistakes = [(-1.0, "wrong sign"), (1.01, "a percent off")]
+    compare(1.0, 1.0, "not right", mistakes=mistakes)
+    with pytest.raises(CheckFailed, match="wrong sign"):
+        compare(-1.0, 1.0, "not right", mistakes=mistakes)
+    with pytest.raises(CheckFailed, match="not right"):
+        compare(1.0102, 1.0, "not right", mistakes=mistakes, mistake_rtol=1e-6)
+    with pytest.raises(CheckFailed, match="a percent off"):
+        compare(1.0102, 1.0, "not right", mistakes=mistakes, mistake_rtol=1e-2)
+    with pytest.raises(CheckFailed, match="not right"):
+        compare(5.0, 1.0, "not right", mistakes=mistakes)
+
+
+def test_a_prediction_can_explain_each_choice_with_a_mapping():
+    from course_utils.exercises.core import Prediction
+
+    prediction = Prediction("P", choices=("up", "down"),
+                            explanation={"up": "It went up.", "down": "It went down."})
+    assert prediction.reveal("up", "up").message.endswith("It went up.")
+    assert prediction.reveal("up", "down").message.endswith("It went down.")
+    assert prediction.reveal("up", "down").status == "missed"
+    silent = Prediction("P", choices=("up", "down"), explanation={"up": "It went up."})
+    assert (silent.reveal("down", "down").message
+            == "You predicted 'down'; the cell measured 'down'.")

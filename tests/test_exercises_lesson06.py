@@ -80,19 +80,13 @@ def _pairwise(a, b):
 
 def _holes(samples, codes, *, quantile=0.99, keep_self=False, count=False,
            near=False, centre=False, squared_samples=False):
-    between = _pairwise(codes, codes)
-    if not keep_self:
-        np.fill_diagonal(between, np.inf)
-    radius = np.quantile(between.min(axis=1), quantile)
-    if centre:
-        distance = np.linalg.norm(samples - codes.mean(axis=0), axis=1)
-    else:
-        distance = _pairwise(samples, codes).min(axis=1)
-    if squared_samples:
-        distance = distance ** 2
-    inside = distance > radius
-    if near:
-        inside = ~inside
+    """A hole share as the typical mistakes compute it (each flag is one mistake)."""
+    self_distance = 0.0 if keep_self else np.inf
+    spacing = np.where(np.eye(len(codes), dtype=bool), self_distance, _pairwise(codes, codes))
+    radius = np.quantile(spacing.min(axis=1), quantile)
+    targets = codes.mean(axis=0, keepdims=True) if centre else codes
+    distance = _pairwise(samples, targets).min(axis=1) ** (2 if squared_samples else 1)
+    inside = (distance > radius) != near
     return float(inside.sum() if count else inside.mean())
 
 

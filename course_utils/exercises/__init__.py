@@ -6,6 +6,15 @@ Use in a notebook::
     ex.q1.check(my_function)     # renders Correct / Not quite / Not attempted
     ex.q1.hint()
     ex.q1.solution()
+
+Where things live:
+
+* ``core``: the mechanism (:class:`Exercise`, :class:`Prediction`, graded mode) and the
+  common checking sequence every checker follows (``expect_callable``, ``as_numbers``,
+  ``expect_shape``, ``expect_finite``, ``compare`` with the known mistakes, ...);
+* ``lessonNN``: one lesson's questions: reference answers, inputs, known mistakes and
+  their advice;
+* ``shared`` and ``decoder_checks``: what the checkers of several lessons share.
 """
 
 from course_utils.exercises.core import CheckFailed, CheckResult, Exercise, Prediction, ____

@@ -16,8 +16,8 @@ whatever the notebook switched. In graded mode an answer that *is*, *wraps* or
 counts as passed:
 
 * the exercise's reference (``ex.qN.reference``) and every other function defined in
-  an exercise module (``course_utils/exercises/lessonNN.py``), except the ``buggy_*``
-  functions that the lessons hand out as material to study;
+  an exercise module (``course_utils/exercises/lessonNN.py`` and ``shared.py``),
+  except the ``buggy_*`` functions that the lessons hand out as material to study;
 * the course_utils implementations the exercise declares with ``forbidden=(...)``.
 
 Two detectors work together. Before the checker runs, the answer is unwrapped
@@ -47,13 +47,16 @@ import sys
 import textwrap
 import types
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["____", "CheckFailed", "CheckResult", "Exercise", "Markdown", "Prediction",
-           "as_numbers", "expect",
+           "as_number", "as_numbers", "close", "compare", "expect", "expect_callable",
+           "expect_finite", "expect_shape", "reject_mistakes",
            "is_graded", "set_graded", "NOT_IMPLEMENTED_MESSAGE", "PLACEHOLDER_MESSAGE",
            "NO_SOLUTION_MESSAGE"]
 
@@ -114,6 +117,143 @@ def as_numbers(value: object, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
                           f"return {what}.") from None
+
+
+# ------------------------------------------------------- the common checking sequence
+# A checker runs the answer on fixed inputs, then: is the answer a function, are its
+# results numbers of the right shape and finite, do they agree with the reference, and
+# if not, which known mistake do they match? These helpers are that sequence; a lesson
+# module holds only its inputs, its mistakes and their advice.
+
+def expect_callable(answer: object, name: str, number: int) -> None:
+    """Advise passing the function itself unless ``answer`` is callable.
+
+    Parameters
+    ----------
+    answer : object
+        What the learner passed to ``ex.qN.check``.
+    name : str
+        The example name in the advice, e.g. ``"my_iw_bound"``.
+    number : int
+        The exercise's number N in ``ex.qN``.
+    """
+    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
+
+
+def close(got: ArrayLike, want: ArrayLike, *, rtol: float = 1e-4, atol: float = 1e-8) -> bool:
+    """True when ``got`` and ``want`` agree elementwise to ``rtol`` and ``atol``.
+
+    Parameters
+    ----------
+    got, want : array_like
+        Values of broadcastable shapes; compared as float64.
+    rtol, atol : float
+        Relative and absolute tolerance, as in :func:`numpy.allclose`.
+
+    Returns
+    -------
+    bool
+        False also when the shapes do not broadcast.
+    """
+    try:
+        return bool(np.allclose(np.asarray(got, dtype=np.float64),
+                                np.asarray(want, dtype=np.float64), rtol=rtol, atol=atol))
+    except ValueError:  # shapes that do not broadcast are not close
+        return False
+
+
+def expect_shape(got: np.ndarray, shape: tuple[int, ...], what: str, fix: str = "") -> None:
+    """Advise the expected shape unless ``got`` has ``shape``.
+
+    The advice reads "Expected <what>, shape <shape>; got shape <got.shape>. <fix>".
+
+    Parameters
+    ----------
+    got : numpy.ndarray
+        The learner's result.
+    shape : tuple of int
+        The reference result's shape.
+    what : str
+        What one result holds, e.g. ``"one number per image"``.
+    fix : str
+        A sentence on how to get the shape right; may be empty.
+    """
+    shape = tuple(shape)
+    tail = f" {fix}" if fix else ""
+    expect(got.shape == shape, f"Expected {what}, shape {shape}; got shape {got.shape}.{tail}")
+
+
+def expect_finite(got: ArrayLike, advice: str) -> None:
+    """Raise :class:`CheckFailed` with ``advice`` if ``got`` holds NaN or inf."""
+    expect(bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64)))), advice)
+
+
+def as_number(value: object, what: str, advice: str = "") -> float:
+    """A learner's single number, or advice when it is not numeric or not one number.
+
+    Parameters
+    ----------
+    value : object
+        What the learner's function returned.
+    what : str
+        What it should return, for the advice, e.g. ``"one number, sigma"``.
+    advice : str
+        The advice for a result with more than one number; ``{shape}`` in it is
+        replaced by the result's shape. By default "Return <what>; got an array of
+        shape <shape>."
+
+    Returns
+    -------
+    float
+    """
+    got = as_numbers(value, what)
+    text = advice or f"Return {what}; got an array of shape {{shape}}."
+    expect(got.size == 1, text.replace("{shape}", str(got.shape)))
+    return float(got.reshape(()))
+
+
+def reject_mistakes(got: ArrayLike, mistakes: Iterable[tuple[ArrayLike, str]], *,
+                    rtol: float = 1e-4, atol: float = 1e-8) -> None:
+    """Raise :class:`CheckFailed` with the advice of the first mistake ``got`` matches.
+
+    Parameters
+    ----------
+    got : array_like
+        The learner's result.
+    mistakes : iterable of (array_like, str)
+        What a typical mistake returns on the same inputs, and the advice for it, in
+        the order they are tried.
+    rtol, atol : float
+        Tolerances of the match, as in :func:`close`.
+    """
+    for wrong, advice in mistakes:
+        if close(got, wrong, rtol=rtol, atol=atol):
+            raise CheckFailed(advice)
+
+
+def compare(got: ArrayLike, want: ArrayLike, advice: str, *,
+            mistakes: Iterable[tuple[ArrayLike, str]] = (), rtol: float = 1e-4,
+            atol: float = 1e-8, mistake_rtol: float | None = None) -> None:
+    """Pass when ``got`` is close to ``want``; else the advice of a known mistake, or ``advice``.
+
+    Parameters
+    ----------
+    got, want : array_like
+        The learner's result and the reference's, on the same inputs.
+    advice : str
+        What to say when ``got`` is wrong and matches none of ``mistakes``.
+    mistakes : iterable of (array_like, str)
+        Typical wrong results with their advice, see :func:`reject_mistakes`.
+    rtol, atol : float
+        Tolerances of every comparison, as in :func:`close`.
+    mistake_rtol : float, optional
+        A looser relative tolerance for matching the mistakes; by default ``rtol``.
+    """
+    if close(got, want, rtol=rtol, atol=atol):
+        return
+    reject_mistakes(got, mistakes, rtol=rtol if mistake_rtol is None else mistake_rtol,
+                    atol=atol)
+    raise CheckFailed(advice)
 
 
 @dataclass(frozen=True)
@@ -202,7 +342,8 @@ def set_graded(on: bool = True) -> None:
     """
     global _graded
     if not isinstance(on, bool):
-        raise TypeError(f"set_graded expects True or False; got {type(on).__name__}.")
+        raise TypeError(f"on must be True or False; got {type(on).__name__}. Call "
+                        "set_graded(True) or set_graded(False).")
     _graded = on
 
 
@@ -211,10 +352,11 @@ def is_graded() -> bool:
     return _graded
 
 
-# Functions defined at the top level of course_utils/exercises/lessonNN.py are off
-# limits in graded answers, except the buggy_* ones the lessons hand out to study.
+# Functions defined at the top level of course_utils/exercises/lessonNN.py (and of
+# shared.py, which holds what several lessons' checkers compute with) are off limits in
+# graded answers, except the buggy_* ones the lessons hand out to study.
 _EXERCISES_DIR = os.path.dirname(_is_placeholder.__code__.co_filename)
-_LESSON_FILE = re.compile(r"lesson\d+\.py")
+_LESSON_FILE = re.compile(r"lesson\d+\.py|shared\.py")
 _MATERIAL_PREFIX = "buggy_"
 
 
@@ -391,7 +533,7 @@ class _Shortcuts:
             call = inspect.getattr_static(type(answer), "__call__", None)
             roots = list(_wrapped_functions(call))
         own = {id(root.__globals__) for root in roots}
-        queue, seen = roots, set()
+        queue, seen = roots, set[int]()
         while queue:
             function = queue.pop()
             if id(function) in seen or len(seen) > 200:
@@ -422,7 +564,8 @@ class _CallRecorder:
     def __init__(self, shortcuts: _Shortcuts) -> None:
         self.hits: list[str] = []
         self.tampered = False
-        labels: dict[types.CodeType, str | None] = dict(shortcuts.codes)
+        # A label (str), None for code that is not forbidden, or the _DISPATCH marker.
+        labels: dict[types.CodeType, object] = dict(shortcuts.codes)
         lesson_prefix = _EXERCISES_DIR + os.sep
         hits = self.hits
 
@@ -430,7 +573,7 @@ class _CallRecorder:
             if event != "call":
                 return
             code = frame.f_code
-            label = labels.get(code, _MISSING)
+            label: object = labels.get(code, _MISSING)
             if label is _MISSING:
                 if _is_autograph_dispatch(code):
                     label = labels[code] = _DISPATCH
@@ -442,7 +585,7 @@ class _CallRecorder:
                 # tf.function runs a converted copy of each function it calls (new code),
                 # through converted_call(f, ...): look at the original, f.
                 label = shortcuts.object_label(frame.f_locals.get("f"))
-            if label is not None and label not in hits:
+            if isinstance(label, str) and label not in hits:
                 hits.append(label)
 
         self._hook = hook
@@ -498,14 +641,17 @@ class Exercise:
                  hints: tuple[str, ...] | list[str], *,
                  forbidden: tuple[Any, ...] | list[Any] = ()) -> None:
         if not callable(checker):
-            raise TypeError(f"checker must be callable; got {type(checker).__name__}.")
+            raise TypeError(f"checker must be callable; got {type(checker).__name__}. Pass "
+                            "the function that checks an answer.")
         if not hints:
-            raise ValueError("an exercise needs at least one hint.")
+            raise ValueError(f"hints must hold at least one hint; got {hints!r}. Pass a "
+                             "tuple of one or more strings.")
         forbidden = tuple(forbidden)
         for obj in forbidden:
             if not isinstance(obj, type) and not any(True for _ in _wrapped_functions(obj)):
                 raise TypeError(f"forbidden implementations must be Python functions, "
-                                f"methods or classes; got {obj!r}.")
+                                f"methods or classes; got {obj!r}. Pass the course_utils "
+                                "function or class itself.")
         self.title = title
         self._checker = checker
         self.reference = reference
@@ -589,7 +735,9 @@ class Exercise:
     def hint(self, number: int = 1) -> Markdown:
         """Return hint ``number`` (1-based); later hints say more."""
         if not 1 <= number <= len(self._hints):
-            raise ValueError(f"this exercise has hints 1 to {len(self._hints)}; got {number}.")
+            count = len(self._hints)
+            raise ValueError(f"number must be one of this exercise's hints 1 to {count}; "
+                             f"got {number!r}. Pass a number from 1 to {count}.")
         return Markdown(f"**Hint {number}/{len(self._hints)}:** {self._hints[number - 1]}")
 
     def solution(self) -> Markdown:
@@ -645,27 +793,32 @@ class Prediction:
     tolerance : float, optional
         The prediction is a number; it holds when it lies within ``tolerance`` times
         the measured value's size of the measurement (0.25: within 25 %).
-    explanation : str or callable, optional
+    explanation : str, callable or mapping, optional
         Why the measurement comes out as it does, shown by :meth:`reveal`; a callable
-        receives the measured value and returns the text.
+        receives the measured value and returns the text; a mapping gives the text for
+        each measured choice (a choice it lacks gets none).
     """
 
     def __init__(self, title: str, *, choices: tuple[str, ...] | list[str] | None = None,
                  tolerance: float | None = None,
-                 explanation: str | Callable[[Any], str] = "") -> None:
+                 explanation: str | Callable[[Any], str] | Mapping[str, str] = "") -> None:
         if (choices is None) == (tolerance is None):
-            raise ValueError("a Prediction takes either choices=(...) or tolerance=..., "
-                             "not both or neither.")
+            given = "both" if choices is not None else "neither"
+            raise ValueError(f"a Prediction must get one of choices and tolerance; got "
+                             f"{given}. Pass either choices=(...) or tolerance=....")
         if choices is not None:
             choices = tuple(choices)
             if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
-                raise ValueError(f"choices must be two or more non-empty strings; got {choices!r}.")
+                raise ValueError(f"choices must be two or more non-empty strings; got "
+                                 f"{choices!r}. Pass e.g. choices=('rises', 'falls').")
         if tolerance is not None and not (isinstance(tolerance, (int, float))
                                           and 0 < tolerance < float("inf")):
-            raise ValueError(f"tolerance must be a positive number; got {tolerance!r}.")
-        if not (isinstance(explanation, str) or callable(explanation)):
-            raise TypeError("explanation must be a string or a function of the measured "
-                            f"value; got {type(explanation).__name__}.")
+            raise ValueError(f"tolerance must be a positive finite number; got "
+                             f"{tolerance!r}. Pass e.g. tolerance=0.25 (within 25 %).")
+        if not (isinstance(explanation, (str, Mapping)) or callable(explanation)):
+            raise TypeError("explanation must be a string, a mapping from choice to text or "
+                            "a function of the measured value; got "
+                            f"{type(explanation).__name__}. Pass one of those.")
         self.title = title
         self.choices = choices
         self.tolerance = None if tolerance is None else float(tolerance)
@@ -738,10 +891,14 @@ class Prediction:
         truth = self._normalise(measured)
         if truth is None:
             raise TypeError(f"{self.title}: the measurement must be {self._expected_form()}; "
-                            f"got {measured!r}.")
+                            f"got {measured!r}. Pass the measured value in that form.")
         shown = f"{measured:.4g}" if self.tolerance is not None else repr(measured)
-        explanation = (self._explanation(measured) if callable(self._explanation)
-                       else self._explanation)
+        if isinstance(self._explanation, Mapping):
+            explanation = self._explanation.get(measured, "")
+        elif callable(self._explanation):
+            explanation = self._explanation(measured)
+        else:
+            explanation = self._explanation
         tail = f" {explanation}" if explanation else ""
         if _is_placeholder(prediction):
             return CheckResult(self.title, "not_attempted",
@@ -752,7 +909,8 @@ class Prediction:
                                f"Your prediction {prediction!r} is not {self._expected_form()}. "
                                f"The cell measured {shown}.{tail}")
         if self.tolerance is not None:
-            held = abs(guess - truth) <= self.tolerance * abs(truth)
+            # with a tolerance both are numbers (see _normalise)
+            held = abs(float(guess) - float(truth)) <= self.tolerance * abs(float(truth))
         else:
             held = guess == truth
         status = "held" if held else "missed"

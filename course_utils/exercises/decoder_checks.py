@@ -84,9 +84,9 @@ def check_decoder_shapes(model: object, latent_dim: int,
     CheckFailed
         Naming what was returned, or the wrong input or output shape.
     """
-    expect(isinstance(model, keras.Model),
-           f"Your function returned {type(model).__name__}; return the keras.Model that "
-           "you built.")
+    if not isinstance(model, keras.Model):
+        raise CheckFailed(f"Your function returned {type(model).__name__}; return the "
+                          "keras.Model that you built.")
     try:
         input_shapes = [tuple(t.shape) for t in model.inputs]
     except (AttributeError, ValueError):
@@ -144,7 +144,8 @@ def check_output_range(outputs: np.ndarray) -> None:
     """
     outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.size == 0:
-        raise ValueError("outputs is empty; pass the decoder's outputs for a batch of codes.")
+        raise ValueError(f"outputs must hold at least one value; got an empty array of shape "
+                         f"{outputs.shape}. Pass the decoder's outputs for a batch of codes.")
     expect(bool(np.all(np.isfinite(outputs))),
            "Your decoder outputs NaN or inf. Logits must be finite "
            "numbers: does a layer divide, exponentiate or take a log?")
@@ -236,9 +237,9 @@ def check_not_affine(model: keras.Model, latent_dim: int, seed: int = 43) -> Non
     Parameters
     ----------
     model : keras.Model
-        The decoder, input ``(None, latent_dim)``.
+        The decoder, taking codes of shape ``(None, latent_dim)``.
     latent_dim : int
-        Its code size.
+        The length of one code.
     seed : int
         Seed of the two batches of 64 standard normal codes.
 

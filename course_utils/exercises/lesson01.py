@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.evaluation import reconstruction as evaluation
+from course_utils.exercises import core
 from course_utils.exercises.core import Exercise, Prediction, expect
 from course_utils.latent import sampling as latent
 
@@ -22,16 +27,13 @@ def _explain_box_holes(measured: float) -> str:
             "so it lands in the empty parts in proportion to their area.")
 
 
-p1 = Prediction(
-    "Prediction 1.1: what percentage of box samples lands in a hole?",
-    tolerance=0.5,
-    explanation=_explain_box_holes,
-)
+p1 = Prediction("Prediction 1.1: what percentage of box samples lands in a hole?", tolerance=0.5,
+                explanation=_explain_box_holes)
 
 
 # --- 1.1 per-image reconstruction error -------------------------------------------------
 
-def per_image_mse(images, reconstructions):
+def per_image_mse(images: ArrayLike, reconstructions: ArrayLike) -> np.ndarray:
     """Mean squared error of each image, averaged over its pixels: shape (n,)."""
     images = np.asarray(images, dtype=np.float64)
     reconstructions = np.asarray(reconstructions, dtype=np.float64)
@@ -39,33 +41,34 @@ def per_image_mse(images, reconstructions):
     return squared.reshape(len(images), -1).mean(axis=1)
 
 
-def _check_per_image_mse(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_per_image_mse).")
+def _check_per_image_mse(answer: Any) -> None:
+    core.expect_callable(answer, "my_per_image_mse", 1)
     rng = np.random.default_rng(11)
     images = rng.uniform(size=(6, 28, 28, 1))
     reconstructions = rng.uniform(size=(6, 28, 28, 1))
-    got = np.asarray(answer(images, reconstructions), dtype=np.float64)
+    got = core.as_numbers(answer(images, reconstructions), "one number per image")
     want = per_image_mse(images, reconstructions)
-    expect(got.shape == want.shape,
-           f"Expected one number per image, shape {want.shape}; got shape {got.shape}. "
-           "Reduce over every axis except the first (the batch).")
-    expect(not np.allclose(got, want * 784, rtol=1e-4),
-           "Your values are 784 times too large: average over pixels, do not sum.")
-    expect(not np.allclose(got, np.sqrt(want), rtol=1e-4),
-           "These are the square roots of the right values (root-mean-square errors). "
-           "Squaring and averaging are right; leave out the square root.")
+    core.expect_shape(got, want.shape, "one number per image",
+                 "Reduce over every axis except the first (the batch).")
     absolute = np.abs(images - reconstructions).reshape(len(images), -1).mean(axis=1)
-    expect(not np.allclose(got, absolute, rtol=1e-4),
-           "These are mean absolute differences. Square the differences before averaging "
-           "them.")
-    expect(not np.allclose(got, np.full_like(want, want.mean()), rtol=1e-4),
-           "Every image gets the same number: the error of the whole batch. Average over "
-           "each image's own pixels only.")
-    expect(np.allclose(got, want, rtol=1e-4),
-           "Right shape, wrong values. For each image, take the mean over all of its pixels "
-           "of (image - reconstruction) squared.")
+    core.compare(got, want,
+            "Right shape, wrong values. For each image, take the mean over all of its "
+            "pixels of (image - reconstruction) squared.",
+            mistakes=[
+                (want * 784,
+                 "Your values are 784 times too large: average over pixels, do not sum."),
+                (np.sqrt(want),
+                 "These are the square roots of the right values (root-mean-square "
+                 "errors). Squaring and averaging are right; leave out the square root."),
+                (absolute,
+                 "These are mean absolute differences. Square the differences before "
+                 "averaging them."),
+                (np.full_like(want, want.mean()),
+                 "Every image gets the same number: the error of the whole batch. Average "
+                 "over each image's own pixels only."),
+            ])
     same = per_image_mse(images[:1], images[:1])
-    expect(np.allclose(np.asarray(answer(images[:1], images[:1])), same),
+    expect(core.close(answer(images[:1], images[:1]), same, rtol=1e-5),
            "A perfect reconstruction should give an error of exactly 0.")
 
 
@@ -83,14 +86,14 @@ q1 = Exercise(
 
 # --- 1.2 counting parameters -------------------------------------------------------------
 
-def dense_parameter_count(layer_sizes):
+def dense_parameter_count(layer_sizes: Sequence[int]) -> int:
     """Weights plus biases of a stack of Dense layers with these widths."""
     sizes = list(layer_sizes)
     return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
-def _check_dense_parameter_count(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_count).")
+def _check_dense_parameter_count(answer: Any) -> None:
+    core.expect_callable(answer, "my_count", 2)
     for sizes in ([784, 512, 256, 2], [2, 256, 512, 784], [3, 1], [10, 7, 5, 3, 2]):
         got = answer(sizes)
         want = dense_parameter_count(sizes)
@@ -121,7 +124,7 @@ q2 = Exercise(
 
 # --- 1.3 distance to the nearest code ----------------------------------------------------
 
-def nearest_distance(points, codes):
+def nearest_distance(points: ArrayLike, codes: ArrayLike) -> np.ndarray:
     """Euclidean distance from each point to its nearest code: shape (n,)."""
     points = np.asarray(points, dtype=np.float64)
     codes = np.asarray(codes, dtype=np.float64)
@@ -129,34 +132,33 @@ def nearest_distance(points, codes):
     return np.sqrt((differences ** 2).sum(axis=-1)).min(axis=1)
 
 
-def _same_distances(got: np.ndarray, want: np.ndarray) -> bool:
+def _same_distances(got: ArrayLike, want: ArrayLike) -> bool:
     """Distances that agree, compared through their squares to within 0.05.
 
     The slack covers a right answer computed as ``|p|^2 + |c|^2 - 2 p.c`` with TF32
     matrix products (TensorFlow's default for float32 on recent GPUs): on these inputs
     its squares are off by up to 0.01. Every mistake looked for is far larger.
     """
-    return bool(np.allclose(got**2, want**2, rtol=1e-4, atol=0.05))
+    return core.close(np.square(got), np.square(want), rtol=1e-4, atol=0.05)
 
 
-def _check_nearest_distance(answer) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_distance).")
+def _check_nearest_distance(answer: Any) -> None:
+    core.expect_callable(answer, "my_distance", 3)
     rng = np.random.default_rng(3)
     points = rng.normal(size=(7, 2)) * 3
     codes = rng.normal(size=(40, 2))
-    got = np.asarray(answer(points, codes), dtype=np.float64)
+    got = core.as_numbers(answer(points, codes), "one distance per point")
     want = nearest_distance(points, codes)
-    expect(got.shape == want.shape,
-           f"Expected one distance per point, shape {want.shape}; got shape {got.shape}.")
-    expect(not np.allclose(got, want ** 2, rtol=1e-4, atol=0.05),  # see _same_distances
+    core.expect_shape(got, want.shape, "one distance per point")
+    expect(not core.close(got, want ** 2, rtol=1e-4, atol=0.05),  # see _same_distances
            "These look like squared distances: take the square root.")
     manhattan = np.abs(points[:, None, :] - codes[None, :, :]).sum(-1).min(axis=1)
-    expect(not np.allclose(got, manhattan, rtol=1e-4),
+    expect(not core.close(got, manhattan, rtol=1e-4),
            "These are sums of absolute differences; the task asks for Euclidean distance.")
     expect(_same_distances(got, want),
            "Right shape, wrong values: for each point, compute its distance to every "
            "code, then keep the smallest.")
-    itself = np.asarray(answer(codes[:3], codes), dtype=np.float64)
+    itself = core.as_numbers(answer(codes[:3], codes), "one distance per point")
     expect(_same_distances(itself, np.zeros(3)),
            "A point that is itself a code should be at distance 0.")
 

@@ -15,13 +15,14 @@ recognises the typical mistakes, saying what is wrong without giving the code aw
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from course_utils.elbo import estimators, likelihoods, losses
 from course_utils.elbo.toy_models import LinearGaussianModel, diagonal_covariance, gaussian_kl
+from course_utils.exercises import core
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
 from course_utils.latent import sampling
 from course_utils.latent import usage as latent_usage
@@ -48,24 +49,11 @@ __all__ = [
 
 # Loose enough for an answer computed in float32 (or with TensorFlow), far tighter than
 # any of the mistakes the checkers look for.
-_TOL = {"rtol": 1e-5, "atol": 1e-8}
+_RTOL = 1e-5
 
-
-def _float_result(value: object, what: str) -> np.ndarray:
-    """The learner's result as a float64 array, or advice if it is not numeric."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
-                          f"return {what}.") from None
-    return array
-
-
-def _expect_finite(got: np.ndarray) -> None:
-    expect(bool(np.all(np.isfinite(got))),
-           "Your function returns NaN or inf for some inputs. log_var can be any real "
-           "number, negative ones too: does your formula take the log or square root of "
-           "something that can be negative?")
+_NOT_FINITE_ADVICE = ("Your function returns NaN or inf for some inputs. log_var can be any "
+                      "real number, negative ones too: does your formula take the log or "
+                      "square root of something that can be negative?")
 
 
 def _common_factor(got: np.ndarray, want: np.ndarray) -> float | None:
@@ -74,29 +62,25 @@ def _common_factor(got: np.ndarray, want: np.ndarray) -> float | None:
     if scale == 0.0:
         return None
     factor = float(np.sum(got * want) / scale)
-    if np.allclose(got, factor * want, **_TOL):
+    if core.close(got, factor * want, rtol=_RTOL):
         return factor
     return None
-
-
-def _close(a: float, b: float) -> bool:
-    return bool(np.isclose(a, b, rtol=1e-4, atol=0.0))
 
 
 def _factor_advice(factor: float, *, after_reduction_fix: bool = False) -> str:
     """What a constant factor ``c`` between the learner's KL and the true KL suggests."""
     lead = ("Once that is fixed, your values would be" if after_reduction_fix
             else "Your values are")
-    if _close(factor, -2.0):
+    if core.close(factor, -2.0):
         return (f"{lead} -2 times the KL: negative, where a KL never is. Look again at "
                 "the constant that multiplies the sum in the derivation.")
-    if _close(factor, -1.0):
+    if core.close(factor, -1.0):
         return (f"{lead} minus the KL: the right size but the wrong sign. A KL divergence "
                 "is never negative: check the sign of the factor in front of the sum.")
-    if _close(factor, 2.0):
+    if core.close(factor, 2.0):
         return (f"{lead} twice the KL: check the size of the constant factor in front of "
                 "the sum.")
-    if _close(factor, 1e-3):
+    if core.close(factor, 1e-3):
         return (f"{lead} 1000 times too small: a constant like 5e-4 is a loss weight "
                 "someone tuned, not part of the KL. Use the factor from the derivation.")
     return f"{lead} {factor:.4g} times the KL: check the constant factor in front of the sum."
@@ -144,47 +128,48 @@ def _diagnose_kl(answer: Callable, *, scalar: bool) -> None:
 
     Raises :class:`CheckFailed` with advice for the first problem found.
     """
-    factors = []
+    factors: list[float | None] = []
     alternatives_hit = []
     for seed, latent_dim in zip((21, 22), _LATENT_DIMS):
         mean, log_var = _kl_inputs(seed, _BATCH, latent_dim)
         per_example = kl_to_standard_normal(mean, log_var)
         want = np.mean(per_example) if scalar else per_example
-        got = _float_result(answer(mean.copy(), log_var.copy()),
+        got = core.as_numbers(answer(mean.copy(), log_var.copy()),
                             "a number" if scalar else "an array of shape (batch,)")
         _check_kl_shape(got, mean.shape, scalar=scalar)
-        _expect_finite(got)
+        core.expect_finite(got, _NOT_FINITE_ADVICE)
         if scalar:
             got = got.reshape(())
-            expect(not _close(float(got), float(np.sum(per_example))),
+            expect(not core.close(float(got), float(np.sum(per_example))),
                    "Your loss equals the SUM of the per-example KLs over the batch, so it "
                    "would grow with the batch size. Which reduction keeps it independent "
                    "of the batch size?")
-        if np.allclose(got, want, **_TOL):
+        if core.close(got, want, rtol=_RTOL):
             factors.append(1.0)
             continue
         factors.append(_common_factor(np.atleast_1d(got), np.atleast_1d(want)))
         for advice, values in _kl_alternatives(mean, log_var).items():
             wrong = np.mean(values) if scalar else values
-            if np.allclose(got, wrong, **_TOL):
+            if core.close(got, wrong, rtol=_RTOL):
                 alternatives_hit.append(advice)
     if all(f == 1.0 for f in factors):
         return
     if alternatives_hit:
         raise CheckFailed(alternatives_hit[0])
-    if all(f is not None for f in factors):
+    known = [f for f in factors if f is not None]
+    if len(known) == len(factors):
         small, large = _LATENT_DIMS
-        per_dim = [f * k for f, k in zip(factors, _LATENT_DIMS)]
-        if not _close(factors[0], factors[1]) and _close(per_dim[0], per_dim[1]):
-            advice = (f"Your values scale with 1/latent_dim: {factors[0]:.4g} times the KL "
-                      f"for latent_dim = {small} but {factors[1]:.4g} times for "
+        per_dim = [f * k for f, k in zip(known, _LATENT_DIMS)]
+        if not core.close(known[0], known[1]) and core.close(per_dim[0], per_dim[1]):
+            advice = (f"Your values scale with 1/latent_dim: {known[0]:.4g} times the KL "
+                      f"for latent_dim = {small} but {known[1]:.4g} times for "
                       f"latent_dim = {large}. What reduction did you use over the latent "
                       "axis? Recall how the KL of independent dimensions combines.")
-            if not _close(per_dim[0], 1.0):
+            if not core.close(per_dim[0], 1.0):
                 advice += " " + _factor_advice(per_dim[0], after_reduction_fix=True)
             raise CheckFailed(advice)
-        if _close(factors[0], factors[1]):
-            raise CheckFailed(_factor_advice(factors[0]))
+        if core.close(known[0], known[1]):
+            raise CheckFailed(_factor_advice(known[0]))
     raise CheckFailed("Right shape, wrong values. Compare each term with the closed form "
                       "derived in the lesson, and check the reduction over the latent axis.")
 
@@ -220,11 +205,8 @@ def _explain_wrong_sign(measured: float) -> str:
             "are much larger than the positive ones.")
 
 
-p1 = Prediction(
-    "Prediction 2.1: what percentage of score-function estimates have the wrong sign?",
-    tolerance=0.2,
-    explanation=_explain_wrong_sign,
-)
+p1 = Prediction("Prediction 2.1: what percentage of score-function estimates have the wrong sign?",
+                tolerance=0.2, explanation=_explain_wrong_sign)
 
 
 # --- 2.1 the closed-form KL --------------------------------------------------------------
@@ -248,11 +230,11 @@ def kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike) -> np.ndarray:
 
 
 def _check_kl_to_standard_normal(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_kl).")
+    core.expect_callable(answer, "my_kl", 1)
     _diagnose_kl(answer, scalar=False)
     zero = np.zeros((2, 4))
-    got = _float_result(answer(zero, zero.copy()), "an array of shape (batch,)")
-    expect(np.allclose(got, 0.0, atol=1e-12),
+    got = core.as_numbers(answer(zero, zero.copy()), "an array of shape (batch,)")
+    expect(core.close(got, 0.0, atol=1e-12),
            "When q is exactly N(0, I) (mean 0, log_var 0) the KL must be 0; yours is not.")
 
 
@@ -314,50 +296,50 @@ def sample_z(mean: ArrayLike, log_var: ArrayLike, eps: ArrayLike) -> np.ndarray:
 
 
 def _check_sample_z(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_sample_z).")
+    core.expect_callable(answer, "my_sample_z", 2)
     rng = np.random.default_rng(31)
     mean = rng.normal(size=(5, 3))
     log_var = rng.normal(scale=1.0, size=(5, 3))
     eps = rng.standard_normal((5, 3))
-    got = _float_result(answer(mean.copy(), log_var.copy(), eps.copy()),
+    got = core.as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()),
                         "an array of shape (batch, latent_dim)")
     expect(got.shape == mean.shape,
            f"Expected one z per input entry, shape {mean.shape}; got shape {got.shape}.")
-    again = _float_result(answer(mean.copy(), log_var.copy(), eps.copy()), "an array")
+    again = core.as_numbers(answer(mean.copy(), log_var.copy(), eps.copy()), "an array")
     expect(np.array_equal(got, again, equal_nan=True),
            "Called twice with the same eps, your function gives different z. Use the eps "
            "that is passed in instead of drawing new noise: that is what makes z a "
            "deterministic, differentiable function of mean and log_var.")
-    _expect_finite(got)
-    if np.allclose(got, sample_z(mean, log_var, eps), **_TOL):
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
+    if core.close(got, sample_z(mean, log_var, eps), rtol=_RTOL):
         return
     # The spread of z for one variance shows which scale the learner multiplied eps by.
     variance = 9.0
     ones = np.ones((1, 1))
     spread = float(np.asarray(answer(0 * ones, np.log(variance) * ones, ones),
                               dtype=np.float64).ravel()[0])
-    if np.allclose(got, buggy_sample_z(mean, log_var, eps), **_TOL):
+    if core.close(got, buggy_sample_z(mean, log_var, eps), rtol=_RTOL):
         raise CheckFailed(
             f"This still has the bug. For a q with variance {variance:g} (log_var = "
             f"log {variance:g}) and eps = 1, your z is {spread:.4g} away from the mean: the "
             "noise is scaled by the variance. How far from the mean should eps = 1 put z?")
-    if np.allclose(got, mean + log_var * eps, **_TOL):
+    if core.close(got, mean + log_var * eps, rtol=_RTOL):
         raise CheckFailed(
             "Your noise is multiplied by log_var itself. log_var is negative when the "
             "variance is below 1, which would flip the noise; turn it into a standard "
             "deviation first.")
-    if np.allclose(got, mean + np.exp(-0.5 * log_var) * eps, **_TOL):
+    if core.close(got, mean + np.exp(-0.5 * log_var) * eps, rtol=_RTOL):
         raise CheckFailed(
             f"Your spread shrinks as the variance grows: for variance {variance:g} and "
             f"eps = 1 your z is {spread:.4g} from the mean. Check the sign in the exponent.")
-    if np.allclose(got, sample_z(mean, log_var, eps[:1]), **_TOL):
+    if core.close(got, sample_z(mean, log_var, eps[:1]), rtol=_RTOL):
         raise CheckFailed("Every row of your z uses the noise of the first row: the whole "
                           "batch shares one draw. Each entry of z needs its own entry of "
                           "eps.")
-    if np.allclose(got, sample_z(np.zeros_like(mean), log_var, eps), **_TOL):
+    if core.close(got, sample_z(np.zeros_like(mean), log_var, eps), rtol=_RTOL):
         raise CheckFailed("Your samples are centred on 0, not on the mean of q: they "
                           "ignore `mean`.")
-    if _close(spread, float(np.sqrt(variance))):
+    if core.close(spread, float(np.sqrt(variance))):
         raise CheckFailed("Right shape, wrong values. For one q with mean 0 your z is "
                           "right, but not for the test inputs: check how mean, log_var and "
                           "eps combine entry by entry.")
@@ -417,7 +399,7 @@ def kl_loss(mean: ArrayLike, log_var: ArrayLike) -> float:
 
 
 def _check_kl_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_kl_loss).")
+    core.expect_callable(answer, "my_kl_loss", 3)
     _diagnose_kl(answer, scalar=True)
 
 
@@ -464,54 +446,52 @@ def implied_beta(latent_dim: int, pixel_count: int) -> float:
 
 
 def _check_implied_beta(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q4.check(my_implied_beta).")
+    core.expect_callable(answer, "my_implied_beta", 4)
     cases = ((2, 784), (20, 784), (8, 3072))
-    got = []
-    for latent_dim, pixel_count in cases:
-        value = _float_result(answer(latent_dim, pixel_count), "one number")
-        expect(value.size == 1, f"Return one number (the weight beta); got an array of shape "
-                                f"{value.shape}.")
-        got.append(float(value.reshape(())))
-    got = np.array(got)
+    got = np.array([core.as_number(answer(latent_dim, pixel_count), "one number",
+                              "Return one number (the weight beta); got an array of shape "
+                              "{shape}.")
+                    for latent_dim, pixel_count in cases])
     want = np.array([implied_beta(k, d) for k, d in cases])
-    if np.allclose(got, want, rtol=1e-6):
-        return
     latent = np.array([float(k) for k, _ in cases])
     pixels = np.array([float(d) for _, d in cases])
-    _expect_finite(got)
-    expect(not np.allclose(got, 784 * 2 * _BOOK_FACTOR / latent, rtol=1e-6),
-           "Right for MNIST's 784 pixels only: use pixel_count, the D of the images the "
-           "loss is applied to.")
-    expect(not np.allclose(got, -want, rtol=1e-6),
-           "Your weight is negative. The book's constant -5e-4 multiplies a bracket whose "
-           "sum is -2 times the KL: what sign does the KL term end up with?")
-    expect(not np.allclose(got, want / pixels, rtol=1e-6),
-           "This is the weight relative to the book's own reconstruction term, the "
-           "cross-entropy averaged over pixels. The ELBO sums it over the D pixels: "
-           "rescale the whole loss so that the reconstruction term is that sum.")
-    expect(not np.allclose(got, want / pixels**2, rtol=1e-6),
-           "The pixel count enters the other way round: the per-pixel mean makes the "
-           "reconstruction term D times smaller than the ELBO's, so relative to it the KL "
-           "weighs D times more, not less.")
-    expect(not np.allclose(got, want * latent, rtol=1e-6),
-           "Right for one latent dimension only: the book averages the KL terms over the "
-           "K latent dimensions where the KL sums them. How does that change the weight?")
-    expect(not np.allclose(got, want / latent, rtol=1e-6),
-           "You divide by the latent dimension K once too often: the book's mean over K "
-           "terms gives one factor 1/K, and nothing else in the loss depends on K.")
-    expect(not np.allclose(got, want / 2, rtol=1e-6),
-           "Half the right value: the bracket in the KL formula comes with -1/2, so the "
-           "book's -5e-4 is 1e-3 times that factor, not 5e-4 times.")
-    expect(not np.allclose(got, want * 2, rtol=1e-6),
-           "Twice the right value: compare the book's constant with the -1/2 of the KL "
-           "formula once more.")
-    expect(not np.allclose(got, np.full_like(want, _BOOK_FACTOR), rtol=1e-6),
-           "5e-4 is the book's constant, not yet the weight: it multiplies a mean over "
-           "latent dimensions of a bracket, beside a reconstruction term averaged over "
-           "pixels. Express the loss as (sum-over-pixels NLL) + beta * KL.")
-    raise CheckFailed("Wrong values. Write the book's loss per image as the summed NLL "
-                      "divided by D plus its KL term, turn its KL term into c * KL, then "
-                      "multiply everything by D: beta is what multiplies the KL.")
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
+    core.compare(got, want,
+            "Wrong values. Write the book's loss per image as the summed NLL "
+            "divided by D plus its KL term, turn its KL term into c * KL, then "
+            "multiply everything by D: beta is what multiplies the KL.",
+            mistakes=[
+                (784 * 2 * _BOOK_FACTOR / latent,
+                 "Right for MNIST's 784 pixels only: use pixel_count, the D of the images the "
+                 "loss is applied to."),
+                (-want,
+                 "Your weight is negative. The book's constant -5e-4 multiplies a bracket whose "
+                 "sum is -2 times the KL: what sign does the KL term end up with?"),
+                (want / pixels,
+                 "This is the weight relative to the book's own reconstruction term, the "
+                 "cross-entropy averaged over pixels. The ELBO sums it over the D pixels: "
+                 "rescale the whole loss so that the reconstruction term is that sum."),
+                (want / pixels**2,
+                 "The pixel count enters the other way round: the per-pixel mean makes the "
+                 "reconstruction term D times smaller than the ELBO's, so relative to it the KL "
+                 "weighs D times more, not less."),
+                (want * latent,
+                 "Right for one latent dimension only: the book averages the KL terms over the "
+                 "K latent dimensions where the KL sums them. How does that change the weight?"),
+                (want / latent,
+                 "You divide by the latent dimension K once too often: the book's mean over K "
+                 "terms gives one factor 1/K, and nothing else in the loss depends on K."),
+                (want / 2,
+                 "Half the right value: the bracket in the KL formula comes with -1/2, so the "
+                 "book's -5e-4 is 1e-3 times that factor, not 5e-4 times."),
+                (want * 2,
+                 "Twice the right value: compare the book's constant with the -1/2 of the KL "
+                 "formula once more."),
+                (np.full_like(want, _BOOK_FACTOR),
+                 "5e-4 is the book's constant, not yet the weight: it multiplies a mean over "
+                 "latent dimensions of a bracket, beside a reconstruction term averaged over "
+                 "pixels. Express the loss as (sum-over-pixels NLL) + beta * KL."),
+            ], rtol=1e-6)
 
 
 q4 = Exercise(
@@ -556,7 +536,7 @@ def elbo_gap(model: LinearGaussianModel, x: ArrayLike, q_mean: ArrayLike,
 class _NoShortcutModel(LinearGaussianModel):
     """The checker's model: using the evidence or the ELBO would skip the exercise."""
 
-    def _refuse(self, *args: object, **kwargs: object) -> np.ndarray:
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise CheckFailed("Compute the gap as a KL divergence between two Gaussians, "
                           "without log_evidence, elbo or elbo_monte_carlo: the point is to "
                           "see that the two agree.")
@@ -569,11 +549,11 @@ class _NoShortcutModel(LinearGaussianModel):
 # The gap involves matrix products: computed in float32 with TF32 products (TensorFlow's
 # default on recent GPUs) a right answer is off by up to 5e-4 (relative); the closest
 # mistake, standard deviations for variances, by 0.03 or more.
-_GAP_TOL = {"rtol": 2e-3, "atol": 1e-8}
+_GAP_RTOL = 2e-3
 
 
 def _check_elbo_gap(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q5.check(my_elbo_gap).")
+    core.expect_callable(answer, "my_elbo_gap", 5)
     model = LinearGaussianModel.random(data_dim=4, latent_dim=3, noise_std=0.7,
                                        orthogonal=False, seed=41)
     guarded = _NoShortcutModel(model.weights, model.bias, model.noise_std)
@@ -581,34 +561,31 @@ def _check_elbo_gap(answer: Callable) -> None:
     rng = np.random.default_rng(43)
     q_mean = rng.normal(size=(5, 3))
     q_log_var = rng.normal(scale=0.8, size=(5, 3))
-    got = _float_result(answer(guarded, x.copy(), q_mean.copy(), q_log_var.copy()),
+    got = core.as_numbers(answer(guarded, x.copy(), q_mean.copy(), q_log_var.copy()),
                         "an array of shape (n,)")
-    expect(got.shape == (5,), f"Expected one gap per data point, shape (5,); got shape "
-                              f"{got.shape}.")
-    _expect_finite(got)
+    core.expect_shape(got, (5,), "one gap per data point")
+    core.expect_finite(got, _NOT_FINITE_ADVICE)
     want = model.log_evidence(x) - model.elbo(x, q_mean, q_log_var)
-    if np.allclose(got, want, **_GAP_TOL):
-        return
     posterior_mean, posterior_cov = model.posterior(x)
     q_cov = diagonal_covariance(q_log_var)
-    expect(not np.allclose(got, -want, **_GAP_TOL),
-           "Your values have the right size but are negative. The ELBO is a lower bound: "
-           "which of log p(x) and the ELBO is larger?")
-    expect(not np.allclose(got, gaussian_kl(posterior_mean, posterior_cov, q_mean, q_cov),
-                           **_GAP_TOL),
-           "This is the KL in the other direction. KL is not symmetric: the identity "
-           "log p(x) = ELBO + KL has q in the first slot.")
-    expect(not np.allclose(got, kl_to_standard_normal(q_mean, q_log_var),
-                           **_GAP_TOL),
-           "This is the KL from q to the prior N(0, I), the term inside the ELBO. The gap "
-           "compares q with a different distribution.")
     std_cov = diagonal_covariance(0.5 * q_log_var)
-    expect(not np.allclose(got, gaussian_kl(q_mean, std_cov, posterior_mean, posterior_cov),
-                           **_GAP_TOL),
-           "q's covariance should hold variances on its diagonal; yours holds standard "
-           "deviations. What does diagonal_covariance expect?")
-    raise CheckFailed("Right shape, wrong values. The gap is a KL between q(z|x) and the "
-                      "exact posterior p(z|x); check both Gaussians' means and covariances.")
+    core.compare(got, want,
+            "Right shape, wrong values. The gap is a KL between q(z|x) and the exact "
+            "posterior p(z|x); check both Gaussians' means and covariances.",
+            mistakes=[
+                (-want,
+                 "Your values have the right size but are negative. The ELBO is a lower "
+                 "bound: which of log p(x) and the ELBO is larger?"),
+                (gaussian_kl(posterior_mean, posterior_cov, q_mean, q_cov),
+                 "This is the KL in the other direction. KL is not symmetric: the identity "
+                 "log p(x) = ELBO + KL has q in the first slot."),
+                (kl_to_standard_normal(q_mean, q_log_var),
+                 "This is the KL from q to the prior N(0, I), the term inside the ELBO. The "
+                 "gap compares q with a different distribution."),
+                (gaussian_kl(q_mean, std_cov, posterior_mean, posterior_cov),
+                 "q's covariance should hold variances on its diagonal; yours holds "
+                 "standard deviations. What does diagonal_covariance expect?"),
+            ], rtol=_GAP_RTOL)
 
 
 q5 = Exercise(

@@ -26,7 +26,9 @@ import tensorflow as tf
 from keras import layers, ops
 
 from course_utils.elbo import likelihoods, losses
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import bce_from_logits, kl_per_dimension
 from course_utils.models import layers as course_layers
 from course_utils.models import vae
 
@@ -41,7 +43,7 @@ LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
 
 # ======================================================================= references
 
-def sample(z_mean, z_log_var):
+def sample(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
     """Draw ``z ~ N(z_mean, diag(exp(z_log_var)))`` by the reparameterization trick.
 
     Parameters
@@ -58,7 +60,8 @@ def sample(z_mean, z_log_var):
     return z_mean + ops.exp(0.5 * z_log_var) * eps  # standard deviation times the noise
 
 
-def vae_loss(x, logits, z_mean, z_log_var):
+def vae_loss(x: tf.Tensor, logits: tf.Tensor, z_mean: tf.Tensor,
+             z_log_var: tf.Tensor) -> dict[str, tf.Tensor]:
     """The negative ELBO of a batch and its two parts, in nats per image.
 
     Parameters
@@ -86,7 +89,10 @@ def vae_loss(x, logits, z_mean, z_log_var):
             "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
 
 
-def train_step(encoder, decoder, optimizer, x, sample, loss):
+def train_step(encoder: keras.Model, decoder: keras.Model,
+               optimizer: keras.optimizers.Optimizer, x: tf.Tensor,
+               sample: Callable[..., tf.Tensor],
+               loss: Callable[..., dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
     """One gradient step on the negative ELBO of the batch ``x``.
 
     Parameters
@@ -118,9 +124,8 @@ def train_step(encoder, decoder, optimizer, x, sample, loss):
 # ========================================================================== helpers
 
 
-def _close(a: object, b: object, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                            rtol=rtol, atol=atol))
+#: The absolute tolerance of the comparisons: answers run in float32.
+_ATOL = 1e-5
 
 
 def _error_text(error: BaseException) -> str:
@@ -164,7 +169,7 @@ def _sample_inputs(n: int, means: np.ndarray, stds: np.ndarray) -> tuple[tf.Tens
 
 
 def _samples(answer: Callable, z_mean: tf.Tensor, z_log_var: tf.Tensor) -> np.ndarray:
-    got = as_numbers(answer(z_mean, z_log_var), "a tensor z of shape (batch, latent_dim)")
+    got = core.as_numbers(answer(z_mean, z_log_var), "a tensor z of shape (batch, latent_dim)")
     expect(got.shape == tuple(z_mean.shape),
            f"Your function returns shape {got.shape}; z has one row per image and one "
            f"column per latent dimension, shape {tuple(z_mean.shape)}, like z_mean.")
@@ -198,10 +203,11 @@ def _check_sample_statistics(got: np.ndarray) -> None:
         raise CheckFailed(f"Your samples should be centred on z_mean = {_MEANS.tolist()}; "
                           f"their averages are {got.mean(axis=0).round(2).tolist()}. Is "
                           "your noise drawn from a standard normal distribution (mean 0)?")
-    if _close(spread, _STDS, rtol=0.05, atol=0):
-        return
     log_var = np.log(_STDS**2)
-    mistakes = [
+    advice = (f"With log-variances {log_var.round(3).tolist()} your samples should have "
+              f"standard deviations {_STDS.tolist()}; they have {spread.round(3).tolist()}. "
+              "Is your noise standard normal, and multiplied by the standard deviation?")
+    core.compare(spread, _STDS, advice, rtol=0.05, atol=0.0, mistakes=[
         (_STDS**2, "Your samples spread by the variance, exp(z_log_var), instead of the "
                    "standard deviation: the noise must be multiplied by the square root of "
                    "the variance."),
@@ -212,14 +218,7 @@ def _check_sample_statistics(got: np.ndarray) -> None:
                      "whatever z_log_var says."),
         (_STDS**2 / 2, "Your samples spread by half the variance; the standard deviation "
                        "is the square root of the variance, a different thing."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(spread, wrong, rtol=0.05, atol=0):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"With log-variances {log_var.round(3).tolist()} your samples should "
-                      f"have standard deviations {_STDS.tolist()}; they have "
-                      f"{spread.round(3).tolist()}. Is your noise standard normal, and "
-                      "multiplied by the standard deviation?")
+    ])
 
 
 def _check_sample_gradients(answer: Callable) -> None:
@@ -239,23 +238,23 @@ def _check_sample_gradients(answer: Callable) -> None:
                           "training could never update the encoder: "
                           f"{_NUMPY_GRADIENT}. Compute z with keras.ops (or tf) from the "
                           "two tensors.")
-    expect(grad_mean is not None and _close(grad_mean, weights),
+    expect(grad_mean is not None and core.close(grad_mean, weights, atol=_ATOL),
            "The gradient of z with respect to z_mean is wrong (or missing): z should "
            "move one for one with z_mean. Is z_mean added as it is, without "
            "stop_gradient or a NumPy round trip?")
     expect(grad_log_var is not None and bool(np.any(np.abs(grad_log_var.numpy()) > 1e-6)),
            "No gradient reaches z_log_var: the encoder could never learn its variances. "
            f"Perhaps {_NUMPY_GRADIENT} through the standard deviation.")
-    z_values = as_numbers(z, "z")
+    z_values = core.as_numbers(z, "z")
     want = weights.numpy() * 0.5 * (z_values - mean.numpy())
-    expect(_close(grad_log_var, want, rtol=1e-3, atol=1e-4),
+    expect(grad_log_var is not None and core.close(grad_log_var, want, rtol=1e-3, atol=1e-4),
            "The gradient of z with respect to z_log_var is not what the standard deviation "
            "exp(z_log_var / 2) times the noise gives: is the noise computed from z_log_var, "
            "or stopped in part?")
 
 
 def _check_sample(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_sample).")
+    core.expect_callable(answer, "my_sample", 1)
     z_mean, z_log_var = _sample_inputs(_N_DRAWS, _MEANS, _STDS)
     first = _samples(answer, z_mean, z_log_var)
     _check_sample_statistics(first)
@@ -267,7 +266,7 @@ def _check_sample(answer: Callable) -> None:
     small_mean, small_log_var = _sample_inputs(64, _MEANS, _STDS)
     compiled = _compiled(answer)
     try:
-        once, again = (as_numbers(compiled(small_mean, small_log_var), "z") for _ in range(2))
+        once, again = (core.as_numbers(compiled(small_mean, small_log_var), "z") for _ in range(2))
     except (NotImplementedError, CheckFailed):
         raise
     except Exception as error:
@@ -321,16 +320,11 @@ def _large_logit_inputs() -> tuple[np.ndarray, ...]:
     return (x.reshape(2, 28, 28, 1), logits.reshape(2, 28, 28, 1), zeros, zeros.copy())
 
 
-def _bce_from_logits(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    return np.maximum(logits, 0.0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
-
-
 def _reference_parts(inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Per-image reconstruction (summed BCE) and KL (summed), float64."""
     x, logits, z_mean, z_log_var = (a.astype(np.float64) for a in inputs)
-    rec = _bce_from_logits(x, logits).reshape(len(x), -1).sum(axis=1)
-    kl = 0.5 * np.sum(z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var, axis=1)
-    return rec, kl
+    rec = bce_from_logits(x, logits).reshape(len(x), -1).sum(axis=1)
+    return rec, kl_per_dimension(z_mean, z_log_var).sum(axis=1)
 
 
 def _loss_terms(answer: Callable, inputs: tuple[np.ndarray, ...]) -> dict[str, float]:
@@ -347,7 +341,7 @@ def _loss_terms(answer: Callable, inputs: tuple[np.ndarray, ...]) -> dict[str, f
                         f"{list(LOSS_NAMES)}.")
     terms = {}
     for name in LOSS_NAMES:
-        value = as_numbers(got[name], "one number")
+        value = core.as_numbers(got[name], "one number")
         expect(value.shape != (batch,),
                f"Your {name!r} has one number per image, shape ({batch},). Each logged "
                "term is one number for the batch: average the images.")
@@ -366,18 +360,19 @@ _PIXEL_MEAN_ADVICE = (
 
 
 def _check_reconstruction(got: float, rec: np.ndarray, inputs: tuple[np.ndarray, ...]) -> None:
-    if _close(got, rec.mean()):
-        return
     x, logits = (a.astype(np.float64) for a in inputs[:2])
     probabilities = np.clip(logits, 1e-7, 1 - 1e-7)
     as_probabilities = -(x * np.log(probabilities) + (1 - x) * np.log(1 - probabilities))
     sigmoid = 1.0 / (1.0 + np.exp(-logits))
-    double = _bce_from_logits(x, sigmoid)
+    double = bce_from_logits(x, sigmoid)
 
     def per_image(values: np.ndarray) -> np.ndarray:
         return values.reshape(len(values), -1).sum(axis=1)
 
-    mistakes = [
+    advice = (f"Your reconstruction term is {got:.4g}; it should be {rec.mean():.4g} here. "
+              "Per pixel it is the binary cross-entropy of the pixel given its logit; per "
+              "image, the total over the pixels; for the batch, the mean over the images.")
+    core.compare(got, rec.mean(), advice, atol=_ATOL, mistake_rtol=1e-3, mistakes=[
         (rec.mean() / PIXELS, _PIXEL_MEAN_ADVICE),
         (rec.sum(), f"Your reconstruction term is {len(rec)} times too large: it adds up "
                     "the images of the batch. Average them, so that the loss does not "
@@ -395,20 +390,14 @@ def _check_reconstruction(got: float, rec: np.ndarray, inputs: tuple[np.ndarray,
                                              "if they were probabilities. Logits are any "
                                              "real numbers; the probabilities are their "
                                              "sigmoid."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(got, wrong, rtol=1e-3):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"Your reconstruction term is {got:.4g}; it should be {rec.mean():.4g} "
-                      "here. Per pixel it is the binary cross-entropy of the pixel given its "
-                      "logit; per image, the total over the pixels; for the batch, the mean "
-                      "over the images.")
+    ])
 
 
 def _check_kl(got: float, kl: np.ndarray, latent_dim: int) -> None:
-    if _close(got, kl.mean()):
-        return
-    mistakes = [
+    advice = (f"Your KL term is {got:.4g}; it should be {kl.mean():.4g} here. Compare it with "
+              "the closed form of lesson 02: per image summed over the latent dimensions, "
+              "then averaged over the images. (The reconstruction term is fine.)")
+    core.compare(got, kl.mean(), advice, atol=_ATOL, mistake_rtol=1e-3, mistakes=[
         (kl.mean() / latent_dim,
          f"Your KL term is averaged over the {latent_dim} latent dimensions instead of "
          "summed: the KL of independent dimensions is the total of their KLs. (The "
@@ -420,14 +409,7 @@ def _check_kl(got: float, kl: np.ndarray, latent_dim: int) -> None:
         (0.0, "Your KL term is zero (or missing)."),
         (2 * kl.mean(), "Your KL term is twice too large: the closed form has a factor "
                         "one half."),
-    ]
-    for wrong, advice in mistakes:
-        if _close(got, wrong, rtol=1e-3):
-            raise CheckFailed(advice)
-    raise CheckFailed(f"Your KL term is {got:.4g}; it should be {kl.mean():.4g} here. Compare "
-                      "it with the closed form of lesson 02: per image summed over the "
-                      "latent dimensions, then averaged over the images. (The "
-                      "reconstruction term is fine.)")
+    ])
 
 
 def _check_loss_at_large_logits(answer: Callable) -> None:
@@ -440,7 +422,7 @@ def _check_loss_at_large_logits(answer: Callable) -> None:
            "0 or 1 in float32, and its log is infinite. Compute the cross-entropy from the "
            "logit itself, in a form whose exponentials never overflow (the lesson derives "
            "it).")
-    expect(_close(got["reconstruction_loss"], rec.mean(), rtol=1e-4),
+    expect(core.close(got["reconstruction_loss"], rec.mean(), rtol=1e-4, atol=_ATOL),
            f"At |logit| = 100 your reconstruction term is {got['reconstruction_loss']:.4g} "
            f"instead of {rec.mean():.4g}: finite, but wrong. Clipping the probabilities, or "
            "adding a small epsilon inside the log, caps each pixel's cost (at about 16 "
@@ -477,13 +459,14 @@ def _check_loss_gradients(answer: Callable) -> None:
 
 
 def _check_vae_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q2.check(my_vae_loss).")
+    core.expect_callable(answer, "my_vae_loss", 2)
     inputs = _loss_inputs(41, batch=6, latent_dim=3)
     got = _loss_terms(answer, inputs)
     expect(all(math.isfinite(v) for v in got.values()),
            "Your loss is NaN or infinite on moderate inputs. Logits can be any real number, "
            "negative ones too: do you take the log of something that can be 0 or negative?")
-    expect(_close(got["loss"], got["reconstruction_loss"] + got["kl_loss"], rtol=1e-5),
+    parts = got["reconstruction_loss"] + got["kl_loss"]
+    expect(core.close(got["loss"], parts, rtol=1e-5, atol=_ATOL),
            f"Your logged parts do not add up to your total: reconstruction_loss "
            f"{got['reconstruction_loss']:.4f} + kl_loss {got['kl_loss']:.4f} = "
            f"{got['reconstruction_loss'] + got['kl_loss']:.4f}, but loss is "
@@ -494,7 +477,7 @@ def _check_vae_loss(answer: Callable) -> None:
     other = _loss_inputs(42, batch=10, latent_dim=5)
     other_got = _loss_terms(answer, other)
     other_rec, other_kl = _reference_parts(other)
-    expect(_close(other_got["loss"], other_rec.mean() + other_kl.mean()),
+    expect(core.close(other_got["loss"], other_rec.mean() + other_kl.mean(), atol=_ATOL),
            "Right for one batch, wrong for another of 10 images with 5 latent dimensions: "
            "does your function assume a batch size or a latent size?")
     _check_loss_at_large_logits(answer)
@@ -613,7 +596,7 @@ def _check_step_updates(material: dict[str, Any], before: tuple, gradients: dict
            "optimizer must receive the encoder's weights as well as the decoder's.")
 
     def matches(name: str, scale: float = 1.0, part: slice = slice(None)) -> bool:
-        return all(_close(m, scale * g, rtol=2e-3, atol=2e-6)
+        return all(core.close(m, scale * g, rtol=2e-3, atol=2e-6)
                    for m, g in zip(moves[part], gradients[name][part]))
 
     if matches("kl_loss"):
@@ -647,7 +630,7 @@ def _check_step_updates(material: dict[str, Any], before: tuple, gradients: dict
 
 
 def _check_train_step(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_train_step).")
+    core.expect_callable(answer, "my_train_step", 3)
     material = _step_material(7)
     gradients, terms_before = _expected_gradients(material)
     before = _weights(material)
@@ -665,9 +648,9 @@ def _check_train_step(answer: Callable) -> None:
     expect(isinstance(result, Mapping) and all(name in result for name in LOSS_NAMES),
            "Your step updates the weights correctly; now return what the loss function "
            f"returned (the dictionary with {list(LOSS_NAMES)}), so the loop can log it.")
-    returned = {name: float(as_numbers(result[name], "one number").reshape(()))
+    returned = {name: float(core.as_numbers(result[name], "one number").reshape(()))
                 for name in LOSS_NAMES}
-    expect(all(_close(returned[n], terms_before[n], rtol=1e-4) for n in LOSS_NAMES),
+    expect(all(core.close(returned[n], terms_before[n], rtol=1e-4, atol=_ATOL) for n in LOSS_NAMES),
            "Your step returns loss values that differ from the batch's loss before the "
            "update: return the terms computed inside the tape, not recomputed afterwards.")
     # A second compiled call with new images: the step must work again (no variables
@@ -758,15 +741,11 @@ def _weight_mistakes() -> list[tuple[Callable[[int, float], float], str]]:
 
 
 def _check_implied_kl_weight(answer: Callable) -> None:
-    expect(callable(answer),
-           "Pass your function itself, e.g. ex.q4.check(my_implied_kl_weight).")
-    results = []
-    for n_pixels, weight in _WEIGHT_CASES:
-        got = as_numbers(answer(n_pixels, weight), "one number")
-        expect(got.size == 1, f"Return one number; got an array of shape {got.shape}.")
-        results.append(float(got.reshape(())))
+    core.expect_callable(answer, "my_implied_kl_weight", 4)
+    results = [core.as_number(answer(n_pixels, weight), "one number")
+               for n_pixels, weight in _WEIGHT_CASES]
     def agrees(function: Callable[[int, float], float]) -> bool:
-        return all(_close(got, function(*case), rtol=1e-4, atol=1e-6)
+        return all(core.close(got, function(*case), rtol=1e-4, atol=1e-6)
                    for got, case in zip(results, _WEIGHT_CASES))
 
     if agrees(implied_kl_weight):
@@ -775,7 +754,7 @@ def _check_implied_kl_weight(answer: Callable) -> None:
         if agrees(mistake):
             raise CheckFailed(advice)
     for got, (n_pixels, weight) in zip(results, _WEIGHT_CASES):
-        if not _close(got, implied_kl_weight(n_pixels, weight), rtol=1e-4, atol=1e-6):
+        if not core.close(got, implied_kl_weight(n_pixels, weight), rtol=1e-4, atol=1e-6):
             raise CheckFailed(
                 f"For n_pixels={n_pixels} and reconstruction_weight={weight:g} your beta is "
                 f"{got:.4g}, which is not right. Write the loss as weight x (sum / "
@@ -799,21 +778,18 @@ q4 = Exercise(
 
 # ======================================================================= prediction
 
-def _kl_explanation(measured: str) -> str:
-    if measured == "rises":
-        return ("At the start the encoder's outputs are near 0, so every q(z|x) is close "
-                "to the prior and the KL is near 0. As the encoder learns to put what "
-                "tells digits apart into its codes, the KL grows from that start. "
-                "Averaged over the data, the KL is the rate: an upper bound on the "
-                "information (the mutual information) that z carries about x.")
-    return ("Here the KL ended below where it started: the encoder kept its codes close "
-            "to the prior. Averaged over the data, the KL is the rate, an upper bound on "
-            "the information (the mutual information) that z carries about x, so this "
-            "model's codes carry little.")
+#: What the KL's course during training says, for each way it can go.
+_KL_EXPLANATIONS = {
+    "rises": "At the start the encoder's outputs are near 0, so every q(z|x) is close to "
+             "the prior and the KL is near 0. As the encoder learns to put what tells "
+             "digits apart into its codes, the KL grows from that start. Averaged over the "
+             "data, the KL is the rate: an upper bound on the information (the mutual "
+             "information) that z carries about x.",
+    "falls": "Here the KL ended below where it started: the encoder kept its codes close to "
+             "the prior. Averaged over the data, the KL is the rate, an upper bound on the "
+             "information (the mutual information) that z carries about x, so this model's "
+             "codes carry little.",
+}
 
-
-p1 = Prediction(
-    "Prediction 3.1: what does the KL term do during training?",
-    choices=("rises", "falls"),
-    explanation=_kl_explanation,
-)
+p1 = Prediction("Prediction 3.1: what does the KL term do during training?",
+                choices=("rises", "falls"), explanation=_KL_EXPLANATIONS)

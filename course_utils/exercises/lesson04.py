@@ -24,8 +24,9 @@ from keras import layers
 from numpy.typing import ArrayLike
 
 from course_utils.elbo import losses
-from course_utils.exercises import decoder_checks
+from course_utils.exercises import core, decoder_checks
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import bce_from_logits, kl_per_dimension
 from course_utils.latent import usage as latent_usage
 from course_utils.models import networks as models
 from course_utils.models import vae
@@ -46,29 +47,11 @@ __all__ = [
 PIXELS = 28 * 28
 
 _RTOL = 1e-4
-
-
-def _float_result(value: object, what: str) -> np.ndarray:
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = keras.ops.convert_to_numpy(value)
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not numbers: "
-                          f"return {what}.") from None
-
-
-def _bce_from_logits(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """Per-value binary cross-entropy from logits, overflow-free; same shape as ``x``."""
-    return np.maximum(logits, 0.0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+_ATOL = 1e-6
 
 
 def _per_image(values: np.ndarray) -> np.ndarray:
     return values.reshape(len(values), -1).sum(axis=1)
-
-
-def _kl_per_image(z_mean: np.ndarray, z_log_var: np.ndarray) -> np.ndarray:
-    return -0.5 * np.sum(1.0 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
 
 
 # --- 4.1 the per-image negative ELBO -------------------------------------------------------
@@ -141,7 +124,7 @@ def _nelbo_values(answer: Callable, inputs: tuple) -> np.ndarray:
     """Run the learner's function; refuse anything but one finite number per image."""
     x, z_mean, z_log_var, eps, decode = inputs
     n = len(x)
-    got = _float_result(answer(x.copy(), z_mean.copy(), z_log_var.copy(), eps.copy(), decode),
+    got = core.as_numbers(answer(x.copy(), z_mean.copy(), z_log_var.copy(), eps.copy(), decode),
                         f"an array of shape ({n},)")
     expect(got.size != 1,
            f"Your function returns one number; it should return one estimate per image, "
@@ -161,11 +144,11 @@ def _nelbo_mistakes(inputs: tuple) -> list[tuple[np.ndarray, str]]:
     latent_dim = z_mean.shape[1]
 
     def reconstruction(z: np.ndarray) -> np.ndarray:
-        return _per_image(_bce_from_logits(x, np.asarray(decode(z), dtype=np.float64)))
+        return _per_image(bce_from_logits(x, np.asarray(decode(z), dtype=np.float64)))
 
     std = np.exp(0.5 * z_log_var)
     rec = reconstruction(z_mean + std * eps)
-    kl = _kl_per_image(z_mean, z_log_var)
+    kl = kl_per_dimension(z_mean, z_log_var).sum(axis=1)
     logits = np.asarray(decode(z_mean + std * eps), dtype=np.float64)
     sigmoid = 1.0 / (1.0 + np.exp(-logits))
     return [
@@ -194,7 +177,7 @@ def _nelbo_mistakes(inputs: tuple) -> list[tuple[np.ndarray, str]]:
         (rec - kl, "The KL term has the wrong sign: it is a penalty, it adds to the loss."),
         (-(rec + kl), "That is the ELBO itself; return its negative (a loss, lower is "
                       "better)."),
-        (_per_image(_bce_from_logits(x, sigmoid)) + kl,
+        (_per_image(bce_from_logits(x, sigmoid)) + kl,
          "Your reconstruction term applies the sigmoid twice: decode returns logits, which "
          "you turn into probabilities and then treat as logits again."),
     ]
@@ -202,15 +185,13 @@ def _nelbo_mistakes(inputs: tuple) -> list[tuple[np.ndarray, str]]:
 
 def _explain_wrong_nelbo(answer: Callable, inputs: tuple, got: np.ndarray) -> None:
     """Raise the advice for the first typical mistake ``got`` matches, or a split one."""
-    for wrong, advice in _nelbo_mistakes(inputs):
-        if np.allclose(got, wrong, rtol=_RTOL, atol=1e-6):
-            raise CheckFailed(advice)
+    core.reject_mistakes(got, _nelbo_mistakes(inputs), rtol=_RTOL, atol=_ATOL)
     x, z_mean, z_log_var, eps, decode = inputs
     zeros = np.zeros_like(z_mean)
     # With q = N(0, I) the KL is exactly 0 and the code is eps itself.
     standard = (x, zeros, zeros.copy(), eps, decode)
-    if np.allclose(_nelbo_values(answer, standard), per_image_nelbo(*standard),
-                   rtol=_RTOL, atol=1e-6):
+    if core.close(_nelbo_values(answer, standard), per_image_nelbo(*standard),
+                   rtol=_RTOL, atol=_ATOL):
         raise CheckFailed("When q(z|x) is N(0, I) your estimate is right, so your "
                           "reconstruction term is. With other means and variances it is "
                           "not: check the KL term, and how the noise is shifted and scaled "
@@ -221,23 +202,22 @@ def _explain_wrong_nelbo(answer: Callable, inputs: tuple, got: np.ndarray) -> No
 
 
 def _check_per_image_nelbo(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q1.check(my_per_image_nelbo).")
+    core.expect_callable(answer, "my_per_image_nelbo", 1)
     for seed, n, latent_dim in ((61, 5, 3), (62, 7, 2)):
         inputs = _nelbo_inputs(seed, n, latent_dim, scale=3.0)
         got = _nelbo_values(answer, inputs)
-        expect(bool(np.all(np.isfinite(got))),
-               "Your estimate is NaN or infinite for ordinary logits: do you take the log of "
-               "something that can be 0 or negative?")
-        if not np.allclose(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=1e-6):
+        core.expect_finite(got, "Your estimate is NaN or infinite for ordinary logits: do you take "
+                           "the log of something that can be 0 or negative?")
+        if not core.close(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=_ATOL):
             _explain_wrong_nelbo(answer, inputs, got)
     # Confident decoders: logits up to about +-100, where sigmoid(logit) rounds to 0 or 1.
     inputs = _nelbo_inputs(63, 4, 2, scale=60.0)
     got = _nelbo_values(answer, inputs)
-    expect(bool(np.all(np.isfinite(got))),
+    core.expect_finite(got,
            "Right for ordinary logits, but NaN or infinite for a confident decoder (logits "
            "near +-100): the reconstruction term takes the log of a sigmoid that rounded to "
            "0 or 1. Compute the cross-entropy from the logits without forming log(sigmoid).")
-    expect(np.allclose(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=1e-6),
+    expect(core.close(got, per_image_nelbo(*inputs), rtol=_RTOL, atol=_ATOL),
            "Right for ordinary logits, wrong for a confident decoder (logits near +-100): "
            "your reconstruction term is capped somewhere, typically by clipping the "
            "probabilities to [1e-7, 1 - 1e-7] (Keras does so for probabilities), which "
@@ -433,11 +413,11 @@ _LOSS_CASES = ((51, (5, 28, 28, 1)), (52, (4, 8, 8, 3)), (53, (3, 6, 6, 2)))
 
 
 def _check_reconstruction_loss(answer: Callable) -> None:
-    expect(callable(answer), "Pass your function itself, e.g. ex.q3.check(my_loss).")
+    core.expect_callable(answer, "my_loss", 3)
     for seed, shape in _LOSS_CASES:
         batch, height, width, channels = shape
         x, logits = _loss_inputs(seed, shape)
-        got = _float_result(answer(x.copy(), logits.copy()), "one number (a float)")
+        got = core.as_numbers(answer(x.copy(), logits.copy()), "one number (a float)")
         want = reconstruction_loss(x, logits)
         if got.shape == (batch,):
             raise CheckFailed(f"Your function returns one value per image, shape {got.shape}. "
@@ -451,48 +431,47 @@ def _check_reconstruction_loss(answer: Callable) -> None:
         expect(got.size == 1, f"Your function returns an array of shape {got.shape}; it "
                               "should return one number for the batch.")
         value = float(got.reshape(()))
-        expect(np.isfinite(value),
-               "Your loss is NaN or inf. Logits can be any real number, negative ones too: "
-               "do you take the log of something that can be 0 or negative?")
-        if np.isclose(value, want, rtol=1e-4):
-            continue
+        core.expect_finite(value,
+                      "Your loss is NaN or inf. Logits can be any real number, negative ones "
+                      "too: do you take the log of something that can be 0 or negative?")
         values = height * width * channels
-        if channels > 1 and np.isclose(value, want / channels, rtol=1e-4):
-            raise CheckFailed(
-                f"Right for one channel, but for images with {channels} channels your loss is "
-                f"{channels} times too small: something averages over the channel axis. "
-                "Which axis does Keras' binary_crossentropy reduce, and how? Every channel "
-                "of every pixel is a value the decoder must explain, so they all add up.")
-        if np.isclose(value, want / values, rtol=1e-4):
-            raise CheckFailed(
-                f"Your loss is {values} times too small (the number of values in one image "
-                f"of shape {shape[1:]}): it averages over the pixels. The log-likelihood of "
-                "independent pixels is a sum, and a mean quietly makes the KL term weigh "
-                "that many times more.")
-        if np.isclose(value, want * batch, rtol=1e-4):
-            raise CheckFailed(
-                f"Your loss is {batch} times too large (the batch size): it sums over the "
-                "images of the batch. Average over the batch instead, so the loss does not "
-                "depend on the batch size.")
-        if any(np.isclose(value, reading, rtol=1e-3)
-               for reading in _probability_readings(x, logits)):
-            raise CheckFailed(
-                "Your loss reads the logits as probabilities. The decoder outputs logits: "
-                "tell the loss so, or turn them into probabilities first.")
-        raise CheckFailed(
-            f"Right shape, wrong value for images of shape {shape[1:]}. Per value the loss "
-            "is the binary cross-entropy between the target and sigmoid(logit); check that "
-            "formula, then the reductions: sum within an image, average over the batch.")
+        mistakes = [(want / channels,
+                     f"Right for one channel, but for images with {channels} channels your "
+                     f"loss is {channels} times too small: something averages over the "
+                     "channel axis. Which axis does Keras' binary_crossentropy reduce, and "
+                     "how? Every channel of every pixel is a value the decoder must explain, "
+                     "so they all add up.")] if channels > 1 else []
+        mistakes += [
+            (want / values,
+             f"Your loss is {values} times too small (the number of values in one image of "
+             f"shape {shape[1:]}): it averages over the pixels. The log-likelihood of "
+             "independent pixels is a sum, and a mean quietly makes the KL term weigh that "
+             "many times more."),
+            (want * batch,
+             f"Your loss is {batch} times too large (the batch size): it sums over the "
+             "images of the batch. Average over the batch instead, so the loss does not "
+             "depend on the batch size."),
+        ]
+        mistakes += [(reading, "Your loss reads the logits as probabilities. The decoder "
+                               "outputs logits: tell the loss so, or turn them into "
+                               "probabilities first.")
+                     for reading in _probability_readings(x, logits)]
+        core.compare(value, want,
+                f"Right shape, wrong value for images of shape {shape[1:]}. Per value the "
+                "loss is the binary cross-entropy between the target and sigmoid(logit); "
+                "check that formula, then the reductions: sum within an image, average over "
+                "the batch.", mistakes=mistakes, mistake_rtol=1e-3)
     # A confident decoder: logits up to about +-120, where sigmoid(logit) rounds to 0 or 1
     # and Keras clips probabilities to [1e-7, 1 - 1e-7].
     x, logits = _loss_inputs(54, (3, 6, 6, 2), scale=40.0)
-    got = _float_result(answer(x.copy(), logits.copy()), "one number (a float)")
+    got = core.as_numbers(answer(x.copy(), logits.copy()), "one number (a float)")
     value = float(got.reshape(-1)[0]) if got.size == 1 else float("nan")
-    expect(np.isfinite(value),
-           "Right for ordinary logits, but NaN or infinite for a confident decoder (logits "
-           "near +-100): your loss takes the log of a sigmoid that rounded to 0 or 1. "
-           "Compute the cross-entropy from the logits without forming log(sigmoid).")
-    expect(np.isclose(value, reconstruction_loss(x, logits), rtol=1e-4),
+    core.expect_finite(value,
+                  "Right for ordinary logits, but NaN or infinite for a confident decoder "
+                  "(logits near +-100): your loss takes the log of a sigmoid that rounded to "
+                  "0 or 1. Compute the cross-entropy from the logits without forming "
+                  "log(sigmoid).")
+    expect(core.close(value, reconstruction_loss(x, logits)),
            "Right for ordinary logits, wrong for a confident decoder (logits near +-100): "
            "your loss is capped somewhere, typically by turning the logits into "
            "probabilities and clipping them (Keras clips to [1e-7, 1 - 1e-7]), which "
@@ -529,8 +508,5 @@ def _explain_slower(measured: str) -> str:
             "faster than a CPU, and for models this small, overheads per batch can dominate.")
 
 
-p1 = Prediction(
-    "Prediction 4.1: which VAE takes longer per epoch?",
-    choices=("dense", "conv"),
-    explanation=_explain_slower,
-)
+p1 = Prediction("Prediction 4.1: which VAE takes longer per epoch?", choices=("dense", "conv"),
+                explanation=_explain_slower)

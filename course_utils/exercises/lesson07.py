@@ -12,10 +12,14 @@ recognises the typical mistakes, saying what is wrong without giving the code aw
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from course_utils.exercises import core
 from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import kl_per_dimension
 from course_utils.latent import usage as latent_usage
 from course_utils.models import kl_schedules, vae
 
@@ -25,29 +29,23 @@ _RTOL = 1e-6
 
 
 def _number(value: object, what: str) -> float:
-    try:
-        number = float(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise CheckFailed(f"Your function returned {type(value).__name__}, not one number: "
-                          f"return {what}.") from None
-    expect(math.isfinite(number), f"Your function returned {number}: return {what}, a "
-                                  "finite number.")
+    """The learner's one finite number, or advice."""
+    number = core.as_number(value, what, "Your function returned an array of shape {shape}, not "
+                                    f"one number: return {what}.")
+    core.expect_finite(number, f"Your function returned {number}: return {what}, a finite number.")
     return number
 
-
-def _callable(answer: object, name: str, number: int) -> None:
-    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
 
 
 # --- 7.1 the warm-up schedule -------------------------------------------------------------
 
-def warmup_weight(epoch, warmup_epochs):
+def warmup_weight(epoch: int, warmup_epochs: int) -> float:
     """KL weight of epoch ``epoch`` (0 first): 0 at the start, 1 from ``warmup_epochs`` on."""
     return min(1.0, epoch / warmup_epochs)
 
 
-def _check_warmup(answer) -> None:
-    _callable(answer, "my_warmup_weight", 1)
+def _check_warmup(answer: Any) -> None:
+    core.expect_callable(answer, "my_warmup_weight", 1)
     for warmup_epochs in (4, 10, 3):
         epochs = range(0, 2 * warmup_epochs + 3)
         want = [warmup_weight(epoch, warmup_epochs) for epoch in epochs]
@@ -95,16 +93,12 @@ q1 = Exercise(
 
 # --- 7.2 the free-bits KL -------------------------------------------------------------------
 
-def free_bits_kl(z_mean, z_log_var, free_bits):
+def free_bits_kl(z_mean: ArrayLike, z_log_var: ArrayLike, free_bits: float) -> float:
     """sum over dimensions of max(free_bits, batch-average KL of that dimension)."""
     mean = np.asarray(z_mean, dtype=np.float64)
     log_var = np.asarray(z_log_var, dtype=np.float64)
     per_dimension = np.mean(0.5 * (mean**2 + np.exp(log_var) - 1.0 - log_var), axis=0)
     return float(np.sum(np.maximum(per_dimension, free_bits)))
-
-
-def _kl_matrix(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
-    return 0.5 * (mean**2 + np.exp(log_var) - 1.0 - log_var)
 
 
 def _free_bits_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -122,11 +116,12 @@ def _free_bits_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
             (mean, log_var, 0.6), (mean, log_var, 0.0), (mean[:, :3], log_var[:, :3], 0.1)]
 
 
-def _free_bits_mistakes() -> list[tuple[object, str]]:
+def _free_bits_mistakes() -> list[tuple[Callable[..., Any], str]]:
     """Typical wrong answers as functions of (kl matrix, mean, log_var, floor), with advice."""
-    def as_variance(kl, mean, log_var, floor):
+    def as_variance(kl: np.ndarray, mean: np.ndarray, log_var: np.ndarray,
+                    floor: float) -> float:
         wrong = 0.5 * (mean**2 + log_var - 1.0 - np.log(np.abs(log_var) + 1e-300))
-        return np.maximum(wrong.mean(axis=0), floor).sum()
+        return float(np.maximum(wrong.mean(axis=0), floor).sum())
 
     return [
         (lambda kl, m, lv, f: kl.mean(axis=0).sum(),
@@ -154,26 +149,27 @@ def _free_bits_mistakes() -> list[tuple[object, str]]:
     ]
 
 
-def _check_free_bits(answer) -> None:
-    _callable(answer, "my_free_bits_kl", 2)
+def _check_free_bits(answer: Any) -> None:
+    core.expect_callable(answer, "my_free_bits_kl", 2)
     cases = _free_bits_cases()
     want = np.array([free_bits_kl(mean, log_var, floor) for mean, log_var, floor in cases])
     got = np.array([_number(answer(mean.copy(), log_var.copy(), floor),
                             "one number, the KL term") for mean, log_var, floor in cases])
-    if not np.allclose(got, want, rtol=1e-6, atol=1e-9):
-        for mistake, advice in _free_bits_mistakes():
-            values = np.array([float(mistake(_kl_matrix(mean, log_var), mean, log_var, floor))
-                               for mean, log_var, floor in cases])
-            expect(not np.allclose(got, values, rtol=1e-6, atol=1e-9), advice)
-        wrong = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-9)))
-        raise CheckFailed(f"With free_bits={cases[wrong][2]} on the check's codes your value "
-                          f"is {got[wrong]:.6g}; expected {want[wrong]:.6g}. Check the KL of "
-                          "one dimension, 1/2 (mean^2 + variance - 1 - log variance), first.")
+    with_kl = [(kl_per_dimension(mean, log_var), mean, log_var, floor)
+               for mean, log_var, floor in cases]
+    mistakes = [(np.array([float(mistake(*case)) for case in with_kl]), advice)
+                for mistake, advice in _free_bits_mistakes()]
+    wrong = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-9)))
+    core.compare(got, want,
+            f"With free_bits={cases[wrong][2]} on the check's codes your value is "
+            f"{got[wrong]:.6g}; expected {want[wrong]:.6g}. Check the KL of one dimension, "
+            "1/2 (mean^2 + variance - 1 - log variance), first.",
+            mistakes=mistakes, rtol=1e-6, atol=1e-9)
     # Numerical range: a confident posterior (log-variance -30) must stay finite.
     mean = np.zeros((2, 2))
     log_var = np.array([[-30.0, 0.0], [-30.0, 0.0]])
-    got = _number(answer(mean, log_var, 0.5), "one number, the KL term")
-    expect(math.isclose(got, free_bits_kl(mean, log_var, 0.5), rel_tol=1e-6),
+    confident = _number(answer(mean, log_var, 0.5), "one number, the KL term")
+    expect(core.close(confident, free_bits_kl(mean, log_var, 0.5), rtol=1e-6),
            "Right on ordinary codes, but wrong for a posterior with log-variance -30: "
            "compute the variance as the exponential of z_log_var directly.")
 
@@ -193,7 +189,7 @@ q2 = Exercise(
 
 # --- 7.3 active units -----------------------------------------------------------------------
 
-def count_active_units(z_mean, threshold=0.01):
+def count_active_units(z_mean: ArrayLike, threshold: float = 0.01) -> int:
     """Number of dimensions whose posterior mean varies across images by more than threshold."""
     activity = np.var(np.asarray(z_mean, dtype=np.float64), axis=0)
     return int(np.sum(activity > threshold))
@@ -208,34 +204,35 @@ def _active_cases() -> list[tuple[np.ndarray, float]]:
     return [(codes, 0.01), (codes, 0.1), (codes[:, :3], 0.01)]
 
 
-def _check_active_units(answer) -> None:
-    _callable(answer, "my_active_units", 3)
+def _check_active_units(answer: Any) -> None:
+    core.expect_callable(answer, "my_active_units", 3)
     for codes, threshold in _active_cases():
         want = count_active_units(codes, threshold)
         raw = answer(codes.copy(), threshold)
         got = _number(raw, "a whole number of units")
-        if got == want:
-            continue
         variance = codes.var(axis=0)
-        expect(threshold == 0.01 or got != int(np.sum(variance > 0.01)),
-               f"With threshold={threshold} you count as if it were 0.01: use the "
-               "threshold argument.")
-        expect(got != int(np.sum(codes.std(axis=0) > threshold)),
-               "You compare the standard deviation of each mean with the threshold: Burda "
-               "et al.'s activity is the VARIANCE across images.")
-        expect(got != int(np.sum(codes.var(axis=1) > threshold)),
-               "You measure the spread along the wrong axis: each UNIT is a column; its "
-               "activity is the variance of that column over the images (rows).")
-        expect(got != int(np.sum(np.mean(codes**2, axis=0) > threshold)),
-               "You use the mean square of each column, not its variance: a unit whose mean "
-               "is the same non-zero value for every image carries nothing.")
-        expect(got != int(np.sum(variance < threshold)),
-               "You count the inactive units: count those whose variance EXCEEDS the "
-               "threshold.")
-        expect(got != float(np.sum(variance[variance > threshold])),
-               "You add up the variances of the active units; return how many there are.")
-        raise CheckFailed(f"With threshold={threshold} on the check's codes you count {got:g}"
-                          f" active units; expected {want}.")
+        mistakes = [(np.sum(variance > 0.01),
+                     f"With threshold={threshold} you count as if it were 0.01: use the "
+                     "threshold argument.")] if threshold != 0.01 else []
+        mistakes += [
+            (np.sum(codes.std(axis=0) > threshold),
+             "You compare the standard deviation of each mean with the threshold: Burda et "
+             "al.'s activity is the VARIANCE across images."),
+            (np.sum(codes.var(axis=1) > threshold),
+             "You measure the spread along the wrong axis: each UNIT is a column; its "
+             "activity is the variance of that column over the images (rows)."),
+            (np.sum(np.mean(codes**2, axis=0) > threshold),
+             "You use the mean square of each column, not its variance: a unit whose mean is "
+             "the same non-zero value for every image carries nothing."),
+            (np.sum(variance < threshold),
+             "You count the inactive units: count those whose variance EXCEEDS the "
+             "threshold."),
+            (np.sum(variance[variance > threshold]),
+             "You add up the variances of the active units; return how many there are."),
+        ]
+        core.compare(got, want, f"With threshold={threshold} on the check's codes you count "
+                           f"{got:g} active units; expected {want}.",
+                mistakes=mistakes, rtol=0.0, atol=0.0)
 
 
 q3 = Exercise(
@@ -253,15 +250,12 @@ q3 = Exercise(
 
 # --- predict, then check ------------------------------------------------------------------
 
-def _active_explanation(measured) -> str:
+def _active_explanation(measured: float) -> str:
     return ("At a large beta every nat of rate costs beta nats of loss, so a unit stays "
             "active only where it saves at least that much reconstruction; the rest are "
             f"switched off. Here {measured:g} unit{'' if measured == 1 else 's'} passed "
             "the 0.01 threshold.")
 
 
-p1 = Prediction(
-    "Prediction 7.1: how many units stay active at a large beta?",
-    tolerance=0.25,
-    explanation=_active_explanation,
-)
+p1 = Prediction("Prediction 7.1: how many units stay active at a large beta?", tolerance=0.25,
+                explanation=_active_explanation)

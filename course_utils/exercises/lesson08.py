@@ -13,77 +13,65 @@ recognises the typical mistakes, saying what is wrong without giving the code aw
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.elbo.toy_models import LinearGaussianModel
 from course_utils.evaluation import importance_weighting, inference_gaps
-from course_utils.exercises.core import CheckFailed, Exercise, Prediction, as_numbers, expect
+from course_utils.exercises import core
+from course_utils.exercises.core import CheckFailed, Exercise, Prediction, expect
+from course_utils.exercises.shared import log_mean_exp_mistakes
 
 __all__ = ["q1", "q2", "q3", "p1", "log_mean_exp", "amortisation_gap", "bits_per_dim"]
 
 _RTOL = 1e-6
+_ATOL = 1e-9
 
-
-
-def _close(got: object, want: object, rtol: float = _RTOL) -> bool:
-    return bool(np.allclose(got, want, rtol=rtol, atol=1e-9))
-
-
-def _callable(answer: object, name: str, number: int) -> None:
-    expect(callable(answer), f"Pass your function itself, e.g. ex.q{number}.check({name}).")
 
 
 # --- 8.1 the bound from log weights --------------------------------------------------------
 
-def log_mean_exp(log_w):
+def log_mean_exp(log_w: ArrayLike) -> np.ndarray:
     """L_k of each row: log of the mean of exp(log_w) over the last axis, shape (n,)."""
     log_w = np.asarray(log_w, dtype=np.float64)
     top = log_w.max(axis=1, keepdims=True)
     return top[:, 0] + np.log(np.mean(np.exp(log_w - top), axis=1))
 
 
-def _check_log_mean_exp(answer) -> None:
-    _callable(answer, "my_log_mean_exp", 1)
+def _check_log_mean_exp(answer: Any) -> None:
+    core.expect_callable(answer, "my_log_mean_exp", 1)
     rng = np.random.default_rng(81)
     moderate = rng.normal(-3.0, 1.5, size=(4, 16))
     want = log_mean_exp(moderate)
-    got = as_numbers(answer(moderate.copy()), "one number per row")
-    k = moderate.shape[1]
-    expect(got.shape == want.shape,
-           f"Expected one bound per row (image), shape {want.shape}; got shape {got.shape}. "
-           "Average over the k weights of each row, axis 1, not over the images.")
-    expect(bool(np.all(np.isfinite(got))), "Your function returns NaN or inf for log "
-           "weights around -3, where nothing should overflow.")
-    expect(not _close(got, moderate.mean(axis=1)),
-           "You averaged the log weights: that is the ELBO estimate (the bound for k = 1 "
-           "sample at a time). L_k takes the log of the average of the weights themselves.")
-    expect(not _close(got, want + math.log(k)),
-           f"Your values are log({k}) too high: that is the log of the sum of the weights. "
-           "The bound uses their mean, 1/k times the sum.")
-    expect(not _close(got, want - math.log(k)),
-           f"Your values are log({k}) too low: divide the sum of the weights by k once.")
-    expect(not _close(got, moderate.max(axis=1)),
-           "You returned the largest log weight: the other weights contribute too.")
-    expect(_close(got, want), "Right shape, wrong values on ordinary log weights: the "
-           "bound is the log of the mean of exp(log weight) within each row.")
+    got = core.as_numbers(answer(moderate.copy()), "one number per row")
+    core.expect_shape(got, want.shape, "one bound per row (image)",
+                 "Average over the k weights of each row, axis 1, not over the images.")
+    core.expect_finite(got, "Your function returns NaN or inf for log weights around -3, where "
+                       "nothing should overflow.")
+    core.compare(got, want, "Right shape, wrong values on ordinary log weights: the bound is the "
+                       "log of the mean of exp(log weight) within each row.",
+            mistakes=log_mean_exp_mistakes(moderate, want), rtol=_RTOL, atol=_ATOL)
     # Real VAE log weights: a digit's log p(x, z) - log q(z|x) is around -100 to -1000.
     for centre in (-120.0, -800.0, 750.0):
         extreme = rng.normal(centre, 2.0, size=(3, 32))
         want = log_mean_exp(extreme)
         with np.errstate(all="ignore"):
-            got = as_numbers(answer(extreme.copy()), "one number per row")
-        expect(got.shape == want.shape, f"Expected shape {want.shape}; got {got.shape}.")
+            got = core.as_numbers(answer(extreme.copy()), "one number per row")
+        core.expect_shape(got, want.shape, "one bound per row")
         if not bool(np.all(np.isfinite(got))):
             direction = "underflows to 0" if centre < 0 else "overflows to inf"
             raise CheckFailed(f"Right on log weights near -3, but log weights near "
                               f"{centre:g} give NaN or inf: exp of them {direction} in "
                               f"float64. Shift every weight of a row by a constant before "
                               f"exponentiating, and add it back after the log.")
-        expect(_close(got, want, rtol=1e-9), f"Log weights near {centre:g} give wrong "
+        expect(core.close(got, want, rtol=1e-9, atol=_ATOL),
+               f"Log weights near {centre:g} give wrong "
                "values: after shifting by a constant, add the same constant back.")
     one = rng.normal(-50.0, 3.0, size=(2, 1))
-    expect(_close(as_numbers(answer(one), "one number per row"), one[:, 0]),
+    expect(core.close(core.as_numbers(answer(one), "one number per row"), one[:, 0], rtol=_RTOL,
+                 atol=_ATOL),
            "With k = 1 the bound is the single log weight itself.")
 
 
@@ -105,7 +93,7 @@ q1 = Exercise(
 
 # --- 8.2 the amortisation gap of one point -------------------------------------------------
 
-def amortisation_gap(model, x):
+def amortisation_gap(model: LinearGaussianModel, x: ArrayLike) -> float:
     """ELBO(best diagonal q) - ELBO(encoder's q) of one data point x, shape (data_dim,)."""
     x = np.asarray(x, dtype=np.float64).reshape(1, -1)
     best_mean, best_log_var = model.best_diagonal_q(x)
@@ -114,17 +102,15 @@ def amortisation_gap(model, x):
                  - model.elbo(x, enc_mean, enc_log_var)[0])
 
 
-def _check_amortisation_gap(answer) -> None:
-    _callable(answer, "my_amortisation_gap", 2)
+def _check_amortisation_gap(answer: Any) -> None:
+    core.expect_callable(answer, "my_amortisation_gap", 2)
     for seed in (3, 8):
         model = LinearGaussianModel.random(6, 3, orthogonal=False, seed=seed)
         points, _ = model.sample(3, seed=seed + 1)
         for x in points:
             want = amortisation_gap(model, x)
-            got = as_numbers(answer(model, x.copy()), "one number, in nats")
-            expect(got.size == 1, f"Return one number for one data point; got shape "
-                   f"{got.shape}.")
-            got = float(got.reshape(()))
+            got = core.as_number(answer(model, x.copy()), "one number, in nats",
+                            "Return one number for one data point; got shape {shape}.")
             x2 = x.reshape(1, -1)
             evidence = float(model.log_evidence(x2)[0])
             enc = model.columnwise_encoder(x2)
@@ -134,23 +120,25 @@ def _check_amortisation_gap(answer) -> None:
             post_mean, post_cov = model.posterior(x2)
             marginal = np.log(np.diag(post_cov))[None, :]
             elbo_marginal = float(model.elbo(x2, post_mean, marginal)[0])
-            expect(not math.isclose(got, -want, rel_tol=1e-6),
-                   "Your gap has the wrong sign: the per-point optimum has the higher "
-                   "ELBO, so the gap is positive.")
-            expect(not math.isclose(got, evidence - elbo_enc, rel_tol=1e-6),
-                   "You computed log p(x) - ELBO(encoder): the whole gap. Part of it is the "
-                   "approximation gap, which even the best diagonal q keeps; the "
-                   "amortisation gap starts from the best q, not from log p(x).")
-            expect(not math.isclose(got, evidence - elbo_best, rel_tol=1e-6),
-                   "You computed the approximation gap (log p(x) - ELBO of the best q). "
-                   "The question asks how much the encoder loses against the best q.")
-            expect(not math.isclose(got, elbo_marginal - elbo_enc, rel_tol=1e-6),
-                   "Your 'best q' uses the exact posterior's marginal variances. With "
-                   "correlated latents the best diagonal q is narrower than that: use the "
-                   "q with the highest ELBO, which best_diagonal_q returns.")
-            expect(math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9),
-                   f"Your gap ({got:.4g} nats) is not right. It is the ELBO of the best "
-                   "diagonal q minus the ELBO of the encoder's q, for this one point.")
+            core.compare(got, want,
+                    f"Your gap ({got:.4g} nats) is not right. It is the ELBO of the best "
+                    "diagonal q minus the ELBO of the encoder's q, for this one point.",
+                    mistakes=[
+                        (-want, "Your gap has the wrong sign: the per-point optimum has the "
+                                "higher ELBO, so the gap is positive."),
+                        (evidence - elbo_enc,
+                         "You computed log p(x) - ELBO(encoder): the whole gap. Part of it "
+                         "is the approximation gap, which even the best diagonal q keeps; "
+                         "the amortisation gap starts from the best q, not from log p(x)."),
+                        (evidence - elbo_best,
+                         "You computed the approximation gap (log p(x) - ELBO of the best "
+                         "q). The question asks how much the encoder loses against the "
+                         "best q."),
+                        (elbo_marginal - elbo_enc,
+                         "Your 'best q' uses the exact posterior's marginal variances. With "
+                         "correlated latents the best diagonal q is narrower than that: use "
+                         "the q with the highest ELBO, which best_diagonal_q returns."),
+                    ], rtol=_RTOL, atol=_ATOL)
 
 
 q2 = Exercise(
@@ -169,37 +157,34 @@ q2 = Exercise(
 
 # --- 8.3 bits per dimension ----------------------------------------------------------------
 
-def bits_per_dim(nll_nats, dims, levels):
+def bits_per_dim(nll_nats: ArrayLike, dims: int, levels: int) -> np.ndarray:
     """Bits per dimension of a density on [0, 1]^dims fitted to `levels` grey values."""
     return (np.asarray(nll_nats, dtype=np.float64) + dims * math.log(levels)) \
         / (dims * math.log(2))
 
 
-def _check_bits_per_dim(answer) -> None:
-    _callable(answer, "my_bits_per_dim", 3)
+def _check_bits_per_dim(answer: Any) -> None:
+    core.expect_callable(answer, "my_bits_per_dim", 3)
     cases = ((0.0, 784, 256), (-2500.0, 784, 256), (-900.0, 3072, 256), (100.0, 10, 16))
     for nll, dims, levels in cases:
         want = float(bits_per_dim(nll, dims, levels))
-        got = as_numbers(answer(nll, dims, levels), "one number")
-        expect(got.size == 1, f"Return one number for one value of nll_nats; got shape "
-               f"{got.shape}.")
-        got = float(got.reshape(()))
+        got = core.as_number(answer(nll, dims, levels), "one number",
+                        "Return one number for one value of nll_nats; got shape {shape}.")
         case = f"For nll_nats={nll:g}, dims={dims}, levels={levels}"
-        expect(not math.isclose(got, nll / (dims * math.log(2)), rel_tol=1e-9,
-                                abs_tol=1e-12),
-               f"{case} you only converted units: the density is on [0, 1] but the "
-               "grey values are `levels` bins of width 1/levels; each pixel's density "
-               "times its bin width is a probability.")
-        expect(not math.isclose(got, (nll - dims * math.log(levels)) / (dims * math.log(2)),
-                                rel_tol=1e-9),
-               f"{case} the dequantisation term has the wrong sign: a density that knows "
-               "nothing (uniform, nll = 0) must cost log2(levels) bits per pixel, not less.")
-        expect(not math.isclose(got, want * math.log(2), rel_tol=1e-9),
-               f"{case} your answer is in nats per dimension: divide by log 2 for bits.")
-        expect(not math.isclose(got, want * dims, rel_tol=1e-9),
-               f"{case} your answer is per image: divide by the number of dimensions.")
-        expect(math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12),
-               f"{case} your value ({got:.6g}) is not right.")
+        bits = dims * math.log(2)
+        core.compare(got, want, f"{case} your value ({got:.6g}) is not right.", mistakes=[
+            (nll / bits,
+             f"{case} you only converted units: the density is on [0, 1] but the grey "
+             "values are `levels` bins of width 1/levels; each pixel's density times its "
+             "bin width is a probability."),
+            ((nll - dims * math.log(levels)) / bits,
+             f"{case} the dequantisation term has the wrong sign: a density that knows "
+             "nothing (uniform, nll = 0) must cost log2(levels) bits per pixel, not less."),
+            (want * math.log(2),
+             f"{case} your answer is in nats per dimension: divide by log 2 for bits."),
+            (want * dims, f"{case} your answer is per image: divide by the number of "
+                          "dimensions."),
+        ], rtol=1e-9, atol=1e-12)
 
 
 q3 = Exercise(
@@ -218,21 +203,19 @@ q3 = Exercise(
 
 # --- prediction ----------------------------------------------------------------------------
 
-def _explain_p1(measured: str) -> str:
-    if measured == "mnist":
-        return ("The model trained on clothes gives the digits higher likelihood: "
-                "MNIST images are mostly black background, which any decoder of this kind "
-                "predicts cheaply, so their likelihood is high whatever the shapes. A "
-                "likelihood measures how easy an image is to encode, not whether it "
-                "belongs.")
-    return ("Here the clothes score higher on average under their own model, as one would "
-            "hope; but look at how much the two histograms overlap, and at how much of the "
-            "difference the entropy floors account for below. The literature reports the "
-            "reverse ranking for some models, so it is worth checking every time.")
-
-
 p1 = Prediction(
     "Prediction 8.1: which images does the Fashion-MNIST VAE score higher?",
     choices=("mnist", "fashion"),
-    explanation=_explain_p1,
+    explanation={
+        "mnist": "The model trained on clothes gives the digits higher likelihood: MNIST "
+                 "images are mostly black background, which any decoder of this kind "
+                 "predicts cheaply, so their likelihood is high whatever the shapes. A "
+                 "likelihood measures how easy an image is to encode, not whether it "
+                 "belongs.",
+        "fashion": "Here the clothes score higher on average under their own model, as one "
+                   "would hope; but look at how much the two histograms overlap, and at how "
+                   "much of the difference the entropy floors account for below. The "
+                   "literature reports the reverse ranking for some models, so it is worth "
+                   "checking every time.",
+    },
 )
