@@ -138,39 +138,30 @@ return gaussian_kl(posterior_mean, posterior_cov, q_mean, diagonal_covariance(q_
             _after("my_elbo_gap = ex.elbo_gap")),
     },
     "lesson03": {
-        "q1": Question(
-            mistake=_body("""
+        "q1": _question("shared by the whole batch", """
 eps = keras.random.normal((1, ops.shape(z_mean)[1]))
 return z_mean + ops.exp(0.5 * z_log_var) * eps
-"""),
-            phrase="shared by the whole batch",
-            shortcuts=(
-                _after("my_sample = ex.sample"),
-                _after("from course_utils.models.layers import Sampling\n\n"
-                       "sampling_layer = Sampling()\n"
-                       "my_sample = lambda z_mean, z_log_var: sampling_layer([z_mean, z_log_var])"),
-                _hidden("lesson03", "sample", "z_mean, z_log_var"),
-            )),
-        "q2": Question(
-            mistake=_body("""
+""",
+            _after("my_sample = ex.sample"),
+            _after("from course_utils.models.layers import Sampling\n\n"
+                   "sampling_layer = Sampling()\n"
+                   "my_sample = lambda z_mean, z_log_var: sampling_layer([z_mean, z_log_var])"),
+            _hidden("lesson03", "sample", "z_mean, z_log_var")),
+        "q2": _question("784 times too small", """
 per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
 reconstruction = ops.mean(ops.reshape(per_pixel, (ops.shape(x)[0], -1)), axis=1)
 kl = 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=1)
 reconstruction_loss, kl_loss = ops.mean(reconstruction), ops.mean(kl)
 return {"loss": reconstruction_loss + kl_loss,
         "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
-"""),
-            phrase="784 times too small",
-            shortcuts=(
-                _body("""
+""",
+            _body("""
 from course_utils.elbo.losses import negative_elbo
 return negative_elbo(x, logits, z_mean, z_log_var)
 """),
-                _after("my_vae_loss = ex.vae_loss"),
-                _hidden("lesson03", "vae_loss", "x, logits, z_mean, z_log_var"),
-            )),
-        "q3": Question(
-            mistake=_body("""
+            _after("my_vae_loss = ex.vae_loss"),
+            _hidden("lesson03", "vae_loss", "x, logits, z_mean, z_log_var")),
+        "q3": _question("not the encoder", """
 z_mean, z_log_var = encoder(x, training=True)
 z = sample(z_mean, z_log_var)
 with tf.GradientTape() as tape:
@@ -180,22 +171,15 @@ weights = encoder.trainable_variables + decoder.trainable_variables
 gradients = tape.gradient(terms["loss"], weights)
 optimizer.apply(gradients, weights)
 return terms
-"""),
-            phrase="not the encoder",
-            shortcuts=(
-                _after("my_train_step = ex.train_step"),
-                _hidden("lesson03", "train_step", "encoder, decoder, optimizer, x, sample, loss"),
-            )),
-        "q4": Question(
-            mistake=_body("return reconstruction_weight / n_pixels"),
-            phrase="upside down",
-            shortcuts=(
-                _body("""
+""",
+            _after("my_train_step = ex.train_step"),
+            _hidden("lesson03", "train_step", "encoder, decoder, optimizer, x, sample, loss")),
+        "q4": _question("upside down", "return reconstruction_weight / n_pixels",
+            _body("""
 from course_utils.elbo.likelihoods import implied_kl_weight
 return implied_kl_weight(n_pixels, reconstruction_weight=reconstruction_weight)
 """),
-                _after("my_implied_kl_weight = ex.q4.reference"),
-            )),
+            _after("my_implied_kl_weight = ex.q4.reference")),
     },
     "lesson04": {
         "q1": _question("standard deviation", """
