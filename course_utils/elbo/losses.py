@@ -32,9 +32,11 @@ __all__ = [
     "bernoulli_nll_from_logits",
     "gaussian_nll",
     "negative_elbo",
+    "LOG_2PI",
 ]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+#: ``log(2 pi)``, the constant of every Gaussian log-density in the course.
+LOG_2PI = math.log(2.0 * math.pi)
 
 #: A NumPy array, a backend tensor (eager or symbolic) or a Python number.
 TensorLike = Any
@@ -256,7 +258,7 @@ def gaussian_nll(x: TensorLike, mean: TensorLike, log_sigma: TensorLike) -> Tens
     else:
         x, mean, log_sigma = _common_float(x, mean, log_sigma)
     squared_error = ops.square(x - mean)
-    per_pixel = 0.5 * squared_error * ops.exp(-2.0 * log_sigma) + log_sigma + _HALF_LOG_2PI
+    per_pixel = 0.5 * squared_error * ops.exp(-2.0 * log_sigma) + log_sigma + 0.5 * LOG_2PI
     return _sum_over_non_batch_axes(per_pixel, len(x_shape))
 
 

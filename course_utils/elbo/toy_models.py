@@ -35,10 +35,9 @@ from course_utils._validation import (
     check_same_shape,
     rng_from_seed,
 )
+from course_utils.elbo.losses import LOG_2PI
 
 __all__ = ["LinearGaussianModel", "gaussian_kl", "diagonal_covariance"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def diagonal_covariance(log_var: ArrayLike) -> np.ndarray:
@@ -276,7 +275,7 @@ class LinearGaussianModel:
         chol = np.linalg.cholesky(covariance)
         whitened = np.linalg.solve(chol, (x - mean).T)  # (data_dim, n)
         log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-        return -0.5 * (np.sum(whitened**2, axis=0) + log_det + self.data_dim * _LOG_2PI)
+        return -0.5 * (np.sum(whitened**2, axis=0) + log_det + self.data_dim * LOG_2PI)
 
     def posterior(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """The exact posterior ``p(z|x) = N(mean, covariance)``.
@@ -355,8 +354,8 @@ class LinearGaussianModel:
         variance = self.noise_std**2
         residual = x - (z @ self.weights.T + self.bias)
         log_likelihood = -0.5 * (np.sum(residual**2, axis=-1) / variance
-                                 + self.data_dim * (_LOG_2PI + math.log(variance)))
-        log_prior = -0.5 * (np.sum(z**2, axis=-1) + self.latent_dim * _LOG_2PI)
+                                 + self.data_dim * (LOG_2PI + math.log(variance)))
+        log_prior = -0.5 * (np.sum(z**2, axis=-1) + self.latent_dim * LOG_2PI)
         return log_likelihood + log_prior
 
     def elbo(self, x: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike) -> np.ndarray:
@@ -381,7 +380,7 @@ class LinearGaussianModel:
         residual = x - (q_mean @ self.weights.T + self.bias)
         spread = q_var @ np.sum(self.weights**2, axis=0)  # tr(W diag(v) W^T)
         expected_log_likelihood = -0.5 * ((np.sum(residual**2, axis=-1) + spread) / variance
-                                          + self.data_dim * (_LOG_2PI + math.log(variance)))
+                                          + self.data_dim * (LOG_2PI + math.log(variance)))
         kl_to_prior = 0.5 * np.sum(q_mean**2 + q_var - 1.0 - q_log_var, axis=-1)
         return expected_log_likelihood - kl_to_prior
 
@@ -410,7 +409,7 @@ class LinearGaussianModel:
         n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
         eps = rng_from_seed(seed).standard_normal((n_samples, *q_mean.shape))
         z = q_mean + np.exp(0.5 * q_log_var) * eps
-        log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
+        log_q = -0.5 * np.sum(eps**2 + q_log_var + LOG_2PI, axis=-1)
         terms = self.log_joint(x, z) - log_q  # (n_samples, n)
         return terms.mean(axis=0), terms.std(axis=0, ddof=1) / math.sqrt(n_samples)
 
@@ -444,7 +443,7 @@ class LinearGaussianModel:
         eps = rng_from_seed(seed).standard_normal((x.shape[0], k, self.latent_dim))
         eps = eps.transpose(1, 0, 2)
         z = q_mean + np.exp(0.5 * q_log_var) * eps          # (k, n, latent_dim)
-        log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
+        log_q = -0.5 * np.sum(eps**2 + q_log_var + LOG_2PI, axis=-1)
         return (self.log_joint(x, z) - log_q).T
 
     def best_diagonal_q(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

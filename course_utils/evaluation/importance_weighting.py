@@ -28,7 +28,8 @@ from course_utils._validation import (
     check_positive_int,
     check_positive_number,
 )
-from course_utils.elbo.losses import gaussian_nll
+from course_utils.elbo.losses import LOG_2PI, gaussian_nll
+from course_utils.models.vae import as_model_images
 
 __all__ = [
     "importance_weighted_bound",
@@ -38,8 +39,6 @@ __all__ = [
     "scoring_nll",
     "scoring_log_sigma",
 ]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def scoring_log_sigma(sigma: object) -> float | None:
@@ -126,7 +125,7 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
     seed = check_positive_int(seed, "seed", minimum=0)
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     log_sigma = scoring_log_sigma(sigma)
-    x_all = vae._as_images(images, "images")
+    x_all = as_model_images(vae, images, "images")
     rng = np.random.default_rng(seed)
     per_chunk = max(1, chunk_rows // k)
     weights = []
@@ -150,8 +149,8 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
             nll = scoring_nll(vae, x_rep, logits, log_sigma=log_sigma)
             log_w[rows] = -np.asarray(ops.convert_to_numpy(nll),
                                       dtype=np.float64).reshape(m, n)
-        log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)
-        log_q = -0.5 * np.sum(eps**2 + z_log_var + _LOG_2PI, axis=-1)   # (k, n)
+        log_prior = -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)             # (k, n)
+        log_q = -0.5 * np.sum(eps**2 + z_log_var + LOG_2PI, axis=-1)   # (k, n)
         weights.append((log_w + log_prior - log_q).T)
     return np.concatenate(weights)
 

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int, check_positive_number
+from course_utils.elbo.losses import LOG_2PI
 from course_utils.evaluation.importance_weighting import (
     bounds_by_k,
     log_importance_weights,
@@ -40,6 +41,7 @@ from course_utils.evaluation.importance_weighting import (
     scoring_nll,
 )
 from course_utils.models.inference import batched_call
+from course_utils.models.vae import as_model_images
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -52,8 +54,6 @@ __all__ = [
     "plot_score_histograms",
     "score_above_probability",
 ]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_vae(vae: object) -> None:
@@ -124,7 +124,7 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     log_sigma = scoring_log_sigma(sigma)
     scales = _widths(widths)
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     mean, log_var = _q_arrays(vae, len(x), q_mean, q_log_var)
     rng = np.random.default_rng(check_positive_int(seed, "seed", minimum=0))
     eps = rng.standard_normal((len(x), k, vae.latent_dim))
@@ -137,13 +137,13 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
         lambda rows, codes: scoring_nll(vae, rows, vae.decoder(codes, training=False),
                                         log_sigma=log_sigma),
         flat_x, flat_z, batch_size=chunk_rows).astype(np.float64)
-    log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)
+    log_prior = -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
     # log q of the mixture: log of the mean over components of N(eps; 0, width**2 I).
     dims = vae.latent_dim
     log_components = np.stack([-0.5 * np.sum((eps / c) ** 2, axis=-1) - dims * math.log(c)
                                for c in scales])
     log_q = (log_mean_exp(log_components, axis=0)
-             - 0.5 * np.sum(log_var + _LOG_2PI, axis=-1)[:, None])
+             - 0.5 * np.sum(log_var + LOG_2PI, axis=-1)[:, None])
     return -nll.reshape(len(x), k) + log_prior - log_q
 
 
@@ -198,7 +198,7 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
     samples = check_positive_int(samples, "samples")
     learning_rate = check_positive_number(learning_rate, "learning_rate", example="0.05")
     log_sigma = scoring_log_sigma(sigma)
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     start_mean, start_log_var = vae.encode(x)
     mean = tf.Variable(np.asarray(start_mean, np.float32))
     log_var = tf.Variable(np.asarray(start_log_var, np.float32))

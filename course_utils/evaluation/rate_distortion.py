@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from course_utils._validation import check_array, check_positive_int
 from course_utils.latent.usage import active_units, kl_per_dimension
 from course_utils.models.inference import batched_call
+from course_utils.models.vae import VAE, as_model_images
 from course_utils.plotting import figure_and_axes
 
 __all__ = ["plot_rate_distortion", "rate_distortion_point"]
@@ -58,14 +59,12 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
     ValueError
         For images of the wrong shape or range, or a non-positive ``samples``.
     """
-    from course_utils.models.vae import VAE
-
     if not isinstance(vae, VAE):
         raise TypeError(f"vae must be a course_utils.models.vae.VAE; got {type(vae).__name__}.")
     samples = check_positive_int(samples, "samples")
     seed = check_positive_int(seed, "seed", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     z_mean, z_log_var = vae.encode(x, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     distortion = np.zeros(len(x))

@@ -46,6 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from numpy.typing import ArrayLike
 
 from course_utils._validation import (
     DIVERGED_FIX,
@@ -71,8 +72,8 @@ from course_utils.models.networks import (
     last_activation,
 )
 
-__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae",
-           "free_bits_kl"]
+__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "as_model_images", "build_conv_vae",
+           "build_dense_vae", "free_bits_kl"]
 
 LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
 #: What a VAE with a KL weight or free bits logs besides: the plain average KL.
@@ -475,7 +476,7 @@ class VAE(keras.Model):
         keras.callbacks.History
         """
         if _is_array(x):
-            x = self._as_images(x, "x")
+            x = as_model_images(self, x, "x")
         if "validation_data" in kwargs:
             kwargs["validation_data"] = self._checked_validation_data(kwargs["validation_data"])
         optimizer = getattr(self, "optimizer", None)
@@ -493,7 +494,7 @@ class VAE(keras.Model):
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras ``evaluate``, with array images checked as in :meth:`fit` first."""
         if _is_array(x):
-            x = self._as_images(x, "x")
+            x = as_model_images(self, x, "x")
         try:
             with _quiet_retracing_warning():
                 return super().evaluate(x, y, *args, **kwargs)
@@ -503,9 +504,9 @@ class VAE(keras.Model):
 
     def _checked_validation_data(self, data: object) -> object:
         if _is_array(data):
-            return self._as_images(data, "validation_data")
+            return as_model_images(self, data, "validation_data")
         if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and _is_array(data[0]):
-            return (self._as_images(data[0], "validation_data"), *data[1:])
+            return (as_model_images(self, data[0], "validation_data"), *data[1:])
         return data
 
     def _forget_traced_steps(self) -> None:
@@ -541,21 +542,6 @@ class VAE(keras.Model):
 
     # ---------------------------------------------------------- NumPy helpers
 
-    def _as_images(self, x: object, name: str = "x") -> np.ndarray:
-        """``x`` as float32 images ``(n, *image_shape)`` with finite pixels in [0, 1]."""
-        rank = len(self.image_shape)
-        images = check_array(x, name, ndim=(rank, rank + 1), min_len=1, noun="image",
-                             layout=f"(n, {', '.join(map(str, self.image_shape))})")
-        if images.shape[1:] + (1,) == self.image_shape:
-            images = images.reshape((len(images),) + self.image_shape)
-        elif images.shape[1:] != self.image_shape:
-            raise ValueError(f"{name} must hold images of shape {self.image_shape}, i.e. "
-                             f"have shape (n, {', '.join(map(str, self.image_shape))}); got "
-                             f"shape {images.shape}. Pass a batch of images of that size, "
-                             "e.g. x[:100], or resize them.")
-        return check_array(images, name, finite=True, value_range=PIXEL_RANGE,
-                           value_noun="pixel")
-
     def encode(self, x: object, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Posterior parameters of images.
 
@@ -570,7 +556,7 @@ class VAE(keras.Model):
         -------
         z_mean, z_log_var : numpy.ndarray of shape (n, latent_dim)
         """
-        images = self._as_images(x)
+        images = as_model_images(self, x)
         batch_size = check_positive_int(batch_size, "batch_size")
         # Direct calls rather than ``predict``: no traced function per model, so encoding
         # with several models in a row does not trigger TensorFlow's retracing warnings.
@@ -655,7 +641,7 @@ class VAE(keras.Model):
             ``"rate"``, the plain average KL (``reconstruction_loss + rate`` is the
             negative ELBO).
         """
-        images = self._as_images(x)
+        images = as_model_images(self, x)
         batch_size = check_positive_int(batch_size, "batch_size")
         if not self.compiled:
             raise RuntimeError("evaluate_nelbo needs a compiled VAE; call "
@@ -851,6 +837,48 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
                              f"final {name}, so every pixel probability would be at least 1/2. "
                              "Build it with output='logits' (no final activation).")
     return image_shape, int(latent_dim)
+
+
+def as_model_images(vae: VAE, x: ArrayLike, name: str = "x") -> np.ndarray:
+    """``x`` as the float32 images a VAE reads, after checking them.
+
+    The one check of images that go into a :class:`VAE` (its ``fit``, ``evaluate``,
+    ``encode`` and the evaluation modules use it): the shape must be
+    ``(n, *vae.image_shape)``, or that without the channel axis of size 1, with at
+    least one image and finite pixel values in [0, 1].
+
+    Parameters
+    ----------
+    vae : VAE
+        The model whose ``image_shape`` the images must have.
+    x : array_like of shape (n, 28, 28, 1) or (n, 28, 28)
+        The images (the shape follows ``vae.image_shape``).
+    name : str
+        How error messages call ``x``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, *vae.image_shape), float32
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If its shape, finiteness or pixel range is wrong, or it holds no image.
+    """
+    shape = tuple(vae.image_shape)
+    layout = f"(n, {', '.join(map(str, shape))})"
+    images = check_array(x, name, ndim=(len(shape), len(shape) + 1), min_len=1,
+                         noun="image", layout=layout)
+    if images.shape[1:] + (1,) == shape:
+        images = images.reshape((len(images),) + shape)
+    elif images.shape[1:] != shape:
+        raise ValueError(f"{name} must hold images of shape {shape}, i.e. have shape "
+                         f"{layout}; got shape {images.shape}. Pass a batch of images of "
+                         "that size, e.g. x[:100], or resize them.")
+    return check_array(images, name, finite=True, value_range=PIXEL_RANGE,
+                       value_noun="pixel")
 
 
 # -------------------------------------------------------------------------- builders
