@@ -228,19 +228,22 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
 
 
 def converged_k(ks: Sequence[int], bounds: ArrayLike, tolerance: float = 0.1) -> int | None:
-    """The first ``k`` of a ladder after which the bound climbs by less than ``tolerance``.
+    """The first ``k`` of a ladder from which the bound climbs by less than ``tolerance``.
 
-    ``bounds[j]`` is the mean ``L_k`` at ``ks[j]`` (increasing ``ks``). ``k = ks[j]``
-    counts as converged when the climb from it to the next rung, and to every later
-    rung, stays below ``tolerance`` nats. This only says the bound stopped moving within
-    the ladder: a lower bound can level off below ``log p(x)`` when ``q`` misses part of
-    the posterior.
+    The course's one convergence rule for importance-weighted bounds (lessons 05 and
+    08, ``make bench``). ``bounds[j]`` is ``L_k`` at ``ks[j]`` (increasing ``ks``):
+    either its mean over images, or one value per image as :func:`bounds_by_k`
+    returns them. ``k = ks[j]`` counts as converged when the climb from it to every
+    later rung stays below ``tolerance`` nats; with one value per image the climb is
+    its mean over the images plus twice its standard error. This only says the bound
+    stopped moving within the ladder: a lower bound can level off below ``log p(x)``
+    when ``q`` misses part of the posterior.
 
     Parameters
     ----------
     ks : sequence of int, increasing
-    bounds : array_like, shape (len(ks),)
-        Mean bound at each ``k``, in nats.
+    bounds : array_like, shape (len(ks),) or (len(ks), n)
+        Mean bound at each ``k``, or the bound of each of ``n >= 2`` images, in nats.
     tolerance : float
         In nats, positive.
 
@@ -248,21 +251,39 @@ def converged_k(ks: Sequence[int], bounds: ArrayLike, tolerance: float = 0.1) ->
     -------
     int or None
         None when even the second-to-last rung has not converged.
+
+    Raises
+    ------
+    TypeError
+        If a ``k`` is not a whole number or ``tolerance`` not a number.
+    ValueError
+        If ``ks`` is not increasing, the shapes do not match or ``tolerance <= 0``.
     """
     ks = [check_positive_int(k, "k") for k in ks]
-    values = check_array(bounds, "bounds", ndim=(1,), dtype=np.float64, finite=True)
+    values = check_array(bounds, "bounds", ndim=(1, 2), dtype=np.float64, finite=True,
+                         layout="(len(ks),) or (len(ks), n)")
     if len(ks) != len(values) or len(ks) < 2:
-        raise ValueError(f"expected at least two ks and one bound per k, got {len(ks)} ks "
-                         f"and {len(values)} bounds, fix: pass matching sequences.")
+        raise ValueError(f"ks and bounds must hold at least two rungs, one bound per k; got "
+                         f"{len(ks)} ks and {len(values)} bounds. Pass matching sequences.")
     if any(b <= a for a, b in zip(ks, ks[1:])):
-        raise ValueError(f"expected increasing ks, got {ks}, fix: sort them.")
-    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
-        raise ValueError(f"expected a positive tolerance in nats, got {tolerance!r}, fix: "
-                         f"pass e.g. 0.1.")
+        raise ValueError(f"ks must be increasing; got {ks}. Sort them.")
+    if values.ndim == 2 and values.shape[1] < 2:
+        raise ValueError(f"bounds must hold at least two images per k for a standard "
+                         f"error; got shape {values.shape}. Pass more images, or the mean "
+                         f"bound per k.")
+    tolerance = check_positive_number(tolerance, "tolerance", example="0.1")
     for j in range(len(ks) - 1):
-        if np.all(values[j + 1:] - values[j] < tolerance):
+        if all(_climb(values[j], values[m]) < tolerance for m in range(j + 1, len(ks))):
             return ks[j]
     return None
+
+
+def _climb(low: np.ndarray, high: np.ndarray) -> float:
+    """The climb from rung ``low`` to ``high``: with one value per image, mean + 2 s.e."""
+    rise = high - low
+    if rise.ndim == 0:
+        return float(rise)
+    return float(rise.mean() + 2 * (rise.std(ddof=1) / math.sqrt(len(rise))))
 
 
 def bits_per_dim(nats_per_image: ArrayLike, dims: int, *, levels: int | None = None) -> np.ndarray:
