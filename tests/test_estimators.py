@@ -77,23 +77,22 @@ def test_kl_monte_carlo_is_reproducible_and_seed_dependent():
 
 
 def test_kl_monte_carlo_rejects_bad_inputs():
-    with pytest.raises(ValueError, match=r"expected z_mean and z_log_var to have the same "
-                                         r"shape, got \(2, 3\) and \(2, 2\), fix:"):
+    with pytest.raises(ValueError, match=r"z_mean and z_log_var\b.*same "
+                                         r"shape.*got \(2, 3\) and \(2, 2\)"):
         kl_monte_carlo(np.zeros((2, 3)), np.zeros((2, 2)), 10)
-    with pytest.raises(ValueError, match=r"expected z_mean to have 2 dimension\(s\), got "
-                                         r"shape \(3,\), fix:"):
+    with pytest.raises(ValueError, match=r"z_mean\b.*2 dimension.*got "
+                                         r"shape \(3,\)"):
         kl_monte_carlo(np.zeros(3), np.zeros(3), 10)
-    with pytest.raises(ValueError, match=r"expected n_samples >= 2, got 1, fix:"):
+    with pytest.raises(ValueError, match=r"n_samples\b.*>= 2.*got 1\b"):
         kl_monte_carlo(np.zeros((1, 1)), np.zeros((1, 1)), 1)
-    with pytest.raises(TypeError, match=r"expected n_samples to be a whole number, got "
-                                        r"float 10.0, fix:"):
+    with pytest.raises(TypeError, match=r"n_samples\b.*whole number.*got "
+                                        r"float 10\.0"):
         kl_monte_carlo(np.zeros((1, 1)), np.zeros((1, 1)), 10.0)
-    with pytest.raises(TypeError, match=r"expected z_mean to be a numeric array, got str, "
-                                        r"fix:"):
+    with pytest.raises(TypeError, match=r"z_mean\b.*numeric array.*got str"):
         kl_monte_carlo("zeros", np.zeros((1, 1)), 10)
-    with pytest.raises(ValueError, match=r"expected z_log_var to be finite, got NaN or inf"):
+    with pytest.raises(ValueError, match=r"z_log_var\b.*finite.*got NaN"):
         kl_monte_carlo(np.zeros((1, 1)), np.full((1, 1), np.nan), 10)
-    with pytest.raises(ValueError, match=r"expected seed >= 0, got -1, fix:"):
+    with pytest.raises(ValueError, match=r"seed\b.*>= 0.*got -1\b"):
         kl_monte_carlo(np.zeros((1, 1)), np.zeros((1, 1)), 10, seed=-1)
 
 
@@ -227,17 +226,16 @@ def test_estimators_are_reproducible():
 
 
 def test_gradient_functions_reject_bad_inputs():
-    with pytest.raises(TypeError, match=r"expected mean to be a real number, got str '0', "
-                                        r"fix:"):
+    with pytest.raises(TypeError, match=r"mean\b.*real number.*got str '0'"):
         pathwise_gradient("0", 0.0)
-    with pytest.raises(ValueError, match=r"expected log_var to be finite, got inf, fix:"):
+    with pytest.raises(ValueError, match=r"log_var\b.*finite.*got inf"):
         analytic_gradient(0.0, math.inf)
-    with pytest.raises(TypeError, match=r"expected n_estimates to be a whole number, got "
-                                        r"bool True, fix:"):
+    with pytest.raises(TypeError, match=r"n_estimates\b.*whole number.*got "
+                                        r"bool True"):
         score_function_gradient(0.0, 0.0, n_estimates=True)
-    with pytest.raises(ValueError, match=r"expected n_samples >= 1, got 0, fix:"):
+    with pytest.raises(ValueError, match=r"n_samples\b.*>= 1.*got 0\b"):
         pathwise_gradient(0.0, 0.0, n_samples=0)
-    with pytest.raises(TypeError, match=r"expected baseline to be a real number"):
+    with pytest.raises(TypeError, match=r"baseline\b.*real number"):
         score_function_gradient(0.0, 0.0, baseline=None)
-    with pytest.raises(TypeError, match=r"expected seed to be a whole number, got float"):
+    with pytest.raises(TypeError, match=r"seed\b.*whole number.*got float"):
         pathwise_gradient(0.0, 0.0, seed=1.5)

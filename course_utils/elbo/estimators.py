@@ -130,14 +130,7 @@ def expected_squared_distance(mean: float, log_var: float, target: float = 3.0) 
 
 
 def analytic_gradient(mean: float, log_var: float, target: float = 3.0) -> Gradient:
-    """Exact gradient of :func:`expected_squared_distance`.
-
-    Parameters
-    ----------
-    mean, log_var : float
-        Parameters of the 1-D Gaussian.
-    target : float
-        The point ``c`` in ``f(z) = (z - c)**2``.
+    """Exact gradient of :func:`expected_squared_distance` (same parameters).
 
     Returns
     -------

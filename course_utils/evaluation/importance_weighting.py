@@ -247,22 +247,8 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
 
     Parameters
     ----------
-    vae : course_utils.models.vae.VAE
-        A VAE (any likelihood).
-    images : array_like of shape (n, 28, 28, 1)
-        At least one image, finite pixel values in [0, 1] (the shape follows
-        ``vae.image_shape``); checked before anything runs.
-    k : int
-        Importance samples per image; k decoder passes per image.
-    sigma : float or None
-        None: the VAE's own likelihood (Bernoulli, or Gaussian with its sigma).
-        A positive number: score every model with the same kind of density, a
-        Gaussian ``N(x; sigmoid(logits), sigma**2 I)``, whatever it was trained with.
-    seed : int
-        Seed of the NumPy generator that draws the noise (same seed, same bound).
-    chunk_rows : int
-        At most this many decoder rows (images times ``k``) per call; the result does
-        not depend on it.
+    vae, images, k, sigma, seed, chunk_rows
+        As in :func:`log_importance_weights`; the same seed gives the same bound.
 
     Returns
     -------

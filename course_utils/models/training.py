@@ -7,6 +7,7 @@ import time
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_images, check_positive_int, check_positive_number
 
@@ -145,16 +146,10 @@ def _fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, 
     return history
 
 
-def train_autoencoder(
-    autoencoder: keras.Model,
-    x_train: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    validation_split: float = 0.1,
-    learning_rate: float = 1e-3,
-    verbose: int | str = 2,
-) -> keras.callbacks.History:
+def train_autoencoder(autoencoder: keras.Model, x_train: ArrayLike, *, epochs: int,
+                      batch_size: int = 128, validation_split: float = 0.1,
+                      learning_rate: float = 1e-3,
+                      verbose: int | str = 2) -> keras.callbacks.History:
     """Compile ``autoencoder`` with Adam and per-pixel MSE, then fit it to reproduce its input.
 
     Parameters
@@ -191,18 +186,11 @@ def train_autoencoder(
                 validation_split=validation_split, validation_data=None, verbose=verbose)
 
 
-def train_vae(
-    vae: keras.Model,
-    x_train: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    validation_split: float = 0.1,
-    validation_data: np.ndarray | None = None,
-    learning_rate: float = 1e-3,
-    verbose: int | str = 2,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-) -> keras.callbacks.History:
+def train_vae(vae: keras.Model, x_train: ArrayLike, *, epochs: int, batch_size: int = 128,
+              validation_split: float = 0.1, validation_data: ArrayLike | None = None,
+              learning_rate: float = 1e-3, verbose: int | str = 2,
+              callbacks: list[keras.callbacks.Callback] | None = None
+              ) -> keras.callbacks.History:
     """Fit a :class:`~course_utils.models.vae.VAE` on images (no targets: it reconstructs them).
 
     The VAE is compiled with Adam at ``learning_rate`` unless it already has an

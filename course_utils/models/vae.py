@@ -206,16 +206,11 @@ class VAE(keras.Model):
                                         "4.0 for a beta-VAE")
         free_bits = _check_non_negative(free_bits, "free_bits", "0.0 for none, e.g. 0.25")
         super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.seed = seed
-        self.image_shape = image_shape
-        self.latent_dim = latent_dim
-        self.likelihood = likelihood
-        self.reduction = reduction
-        self._sigma_option = sigma
-        self._initial_sigma = initial_sigma
+        self.encoder, self.decoder, self.seed = encoder, decoder, seed
+        self.image_shape, self.latent_dim = image_shape, latent_dim
         self.pixel_count = math.prod(image_shape)
+        self.likelihood, self.reduction = likelihood, reduction
+        self._sigma_option, self._initial_sigma = sigma, initial_sigma
         self.sampling = Sampling(seed=seed, name="sampling")
         self._decode_function = None  # built by _traced_decode on first use
         self.log_sigma = None
@@ -700,12 +695,16 @@ def free_bits_kl(z_mean, z_log_var, free_bits: float = 0.0) -> tuple:
 # --------------------------------------------------------------------------- checks
 
 def _check_non_negative(value: object, name: str, example: str) -> float:
-    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so."""
+    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so.
+
+    Also checks the weights of :mod:`course_utils.models.kl_schedules`.
+    """
     if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number >= 0 ({example}); got "
-                        f"{type(value).__name__} {value!r}.")
+        raise TypeError(f"{name} must be a number >= 0; got {type(value).__name__} "
+                        f"{value!r}. Pass a float: {example}.")
     if not math.isfinite(float(value)) or float(value) < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 ({example}); got {value!r}.")
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}. Pass a "
+                         f"float: {example}.")
     return float(value)
 
 
@@ -921,13 +920,8 @@ def build_conv_vae(latent_dim: int = 2, seed: int | None = None,
 
     Parameters
     ----------
-    latent_dim : int
-        Size of the code.
-    seed : int or None
-        Seed of the sampling noise (see :class:`VAE`).
-    **likelihood_options
-        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``, ``kl_weight``,
-        ``free_bits``: see :class:`VAE`.
+    latent_dim, seed, **likelihood_options
+        As in :func:`build_dense_vae`.
 
     Returns
     -------
