@@ -144,7 +144,7 @@ def test_compare_runs_rejects_empty_duplicates_and_other_objects():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"test_losses": {}}, ValueError, r"test_losses lacks.*evaluate_nelbo"),
+    ({"test_losses": {}}, ValueError, r"test_losses must hold.*evaluate_nelbo"),
     ({"test_losses": 150.0}, TypeError, r"test_losses must be a mapping.*got float.*"
                                         r"evaluate_nelbo"),
     ({"epoch_seconds": 3.0}, TypeError, r"epoch_seconds must be a sequence.*got float"),

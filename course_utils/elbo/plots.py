@@ -149,7 +149,7 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
     edges = np.linspace(low, high, int(bins) + 1)
     figure, ax = figure_and_axes(ax, (6, 3.8))
     for label, values in samples.items():
-        ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.45,
+        ax.hist(values, bins=edges.tolist(), density=True, histtype="stepfilled", alpha=0.45,
                 label=f"{label}: mean {values.mean():.3g}, variance {values.var(ddof=1):.3g}")
     ax.axvline(exact, color="black", linestyle="--", linewidth=1,
                label=f"exact gradient {exact:.3g}")

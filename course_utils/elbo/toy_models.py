@@ -109,11 +109,11 @@ def gaussian_kl(mean_q: ArrayLike, cov_q: ArrayLike, mean_p: ArrayLike,
     return 0.5 * (trace + quadratic - k + log_det_ratio)
 
 
-def _mean_vectors(value: object, name: str) -> np.ndarray:
+def _mean_vectors(value: ArrayLike, name: str) -> np.ndarray:
     return check_float_array(value, name, ndim=2 if np.ndim(value) == 2 else 1)
 
 
-def _covariances(value: object, name: str) -> np.ndarray:
+def _covariances(value: ArrayLike, name: str) -> np.ndarray:
     array = check_float_array(value, name, ndim=3 if np.ndim(value) == 3 else 2)
     if array.shape[-1] != array.shape[-2]:
         raise ValueError(f"{name} must hold square matrices; got shape {array.shape}. "

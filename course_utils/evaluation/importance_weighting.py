@@ -16,8 +16,8 @@ Pure functions compute in float64 NumPy; all logarithms are natural (nats).
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
-import keras
 import numpy as np
 from keras import ops
 from numpy.typing import ArrayLike
@@ -28,8 +28,8 @@ from course_utils._validation import (
     check_positive_int,
     check_positive_number,
 )
-from course_utils.elbo.losses import LOG_2PI, gaussian_nll
-from course_utils.models.vae import as_model_images
+from course_utils.elbo.losses import LOG_2PI, TensorLike, gaussian_nll
+from course_utils.models.vae import VAE, as_model_images
 
 __all__ = [
     "importance_weighted_bound",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def scoring_log_sigma(sigma: object) -> float | None:
+def scoring_log_sigma(sigma: float | None) -> float | None:
     """``log(sigma)`` of the scoring Gaussian, or None for the VAE's own likelihood.
 
     Raises ``TypeError``/``ValueError`` unless ``sigma`` is None or a positive finite
@@ -52,8 +52,8 @@ def scoring_log_sigma(sigma: object) -> float | None:
     return math.log(check_positive_number(sigma, "sigma", example="0.1"))
 
 
-def scoring_nll(vae: keras.Model, images: object, logits: object, *,
-                log_sigma: float | None = None) -> object:
+def scoring_nll(vae: VAE, images: TensorLike, logits: TensorLike, *,
+                log_sigma: float | None = None) -> TensorLike:
     """``-log p(x|z)`` per image, under the VAE's own likelihood or one common Gaussian.
 
     The one place where the importance-weighted bounds of this module and of
@@ -81,7 +81,7 @@ def scoring_nll(vae: keras.Model, images: object, logits: object, *,
     return gaussian_nll(images, ops.sigmoid(logits), log_sigma)
 
 
-def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+def log_importance_weights(vae: VAE, images: ArrayLike, k: int = 100, *,
                            sigma: float | None = None, seed: int = 0,
                            chunk_rows: int = 8192) -> np.ndarray:
     """The ``k`` log importance weights of each image, the ingredients of ``L_k``.
@@ -118,9 +118,6 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
     numpy.ndarray of shape (n, k)
         ``log w`` in nats (float64).
     """
-    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
-                        f"build one with build_dense_vae or VAE(encoder, decoder).")
     k = check_positive_int(k, "k")
     seed = check_positive_int(seed, "seed", minimum=0)
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
@@ -175,14 +172,14 @@ def log_mean_exp(values: ArrayLike, axis: int = -1) -> np.ndarray:
     """
     array = check_array(values, "values", dtype=np.float64, finite=True)
     if array.ndim == 0 or array.shape[axis] == 0:
-        raise ValueError(f"expected at least one value along axis {axis}, got shape "
-                         f"{array.shape}, fix: pass e.g. log weights of shape (n, k).")
+        raise ValueError(f"values must hold at least one value along axis {axis}; got shape "
+                         f"{array.shape}. Pass e.g. log weights of shape (n, k).")
     top = np.max(array, axis=axis, keepdims=True)
     result = top + np.log(np.mean(np.exp(array - top), axis=axis, keepdims=True))
     return np.squeeze(result, axis=axis)
 
 
-def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndarray]:
+def bounds_by_k(log_weights: ArrayLike, ks: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
     """``L_k`` for several ``k`` from one set of log weights, with standard errors.
 
     The ``K`` weights of an image are split into ``K // k`` disjoint blocks of ``k``;
@@ -212,26 +209,26 @@ def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndar
                         layout="(n, K): n images, K weights each", fix=DIVERGED_FIX)
     total = log_w.shape[1]
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
-        raise TypeError(f"expected ks to be a sequence of ints, got {type(ks).__name__}, "
-                        f"fix: pass e.g. (1, 10, 100).")
+        raise TypeError(f"ks must be a sequence of ints; got {type(ks).__name__}. Pass e.g. "
+                        "(1, 10, 100).")
     ks = [check_positive_int(k, "k") for k in ks]
     if not ks:
-        raise ValueError("expected at least one k, got an empty sequence, fix: pass e.g. (1,).")
-    bounds = []
+        raise ValueError("ks must hold at least one k; got an empty sequence. Pass e.g. (1,).")
+    rows = []
     for k in ks:
         if total % k:
-            raise ValueError(f"expected every k to divide the number of weights per image "
-                             f"({total}), got k={k}, fix: draw a multiple of {k} weights.")
+            raise ValueError(f"every k must divide the number of weights per image "
+                             f"({total}); got k={k}. Draw a multiple of {k} weights.")
         blocks = log_w.reshape(len(log_w), total // k, k)
-        bounds.append(log_mean_exp(blocks).mean(axis=1))
-    bounds = np.stack(bounds)
+        rows.append(log_mean_exp(blocks).mean(axis=1))
+    bounds = np.stack(rows)
     n = bounds.shape[1]
     errors = (bounds.std(axis=1, ddof=1) / math.sqrt(n) if n > 1
               else np.full(len(ks), np.nan))
     return bounds, errors
 
 
-def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+def importance_weighted_bound(vae: VAE, images: ArrayLike, k: int = 100, *,
                               sigma: float | None = None, seed: int = 0,
                               chunk_rows: int = 8192) -> np.ndarray:
     """Importance-weighted lower bound on ``log p(x)`` of each image (Burda et al., 2015).

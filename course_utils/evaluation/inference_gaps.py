@@ -41,7 +41,7 @@ from course_utils.evaluation.importance_weighting import (
     scoring_nll,
 )
 from course_utils.models.inference import batched_call
-from course_utils.models.vae import as_model_images
+from course_utils.models.vae import VAE, as_model_images
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -56,13 +56,8 @@ __all__ = [
 ]
 
 
-def _check_vae(vae: object) -> None:
-    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
-                        f"load one with load_pretrained or build one with build_dense_vae.")
-
-
-def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarray, np.ndarray]:
+def _q_arrays(vae: VAE, n: int, q_mean: ArrayLike,
+              q_log_var: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     layout = f"(n, latent_dim) = ({n}, {vae.latent_dim})"
     mean = check_array(q_mean, "q_mean", ndim=(2,), dtype=np.float64, finite=True,
                        layout=layout)
@@ -70,12 +65,12 @@ def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarra
                           layout=layout)
     for array, name in ((mean, "q_mean"), (log_var, "q_log_var")):
         if array.shape != (n, vae.latent_dim):
-            raise ValueError(f"expected {name} of shape {layout}, got {array.shape}, fix: "
-                             f"pass one row per image, one column per latent dimension.")
+            raise ValueError(f"{name} must have shape {layout}; got {array.shape}. Pass one "
+                             "row per image, one column per latent dimension.")
     return mean, log_var
 
 
-def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
+def log_weights_for_q(vae: VAE, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
                       k: int, *, seed: int = 0, chunk_rows: int = 8192,
                       sigma: float | None = None,
                       widths: Sequence[float] = (1.0,)) -> np.ndarray:
@@ -119,7 +114,6 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
         In nats, float64. With ``widths=(1.0,)`` their row means estimate the ELBO of
         ``q``.
     """
-    _check_vae(vae)
     k = check_positive_int(k, "k")
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     log_sigma = scoring_log_sigma(sigma)
@@ -133,10 +127,10 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     z = mean[:, None, :] + np.exp(0.5 * log_var)[:, None, :] * eps     # (n, k, K)
     flat_z = z.reshape(-1, vae.latent_dim).astype(np.float32)
     flat_x = np.repeat(x, k, axis=0)
-    nll = batched_call(
+    nll = np.asarray(batched_call(
         lambda rows, codes: scoring_nll(vae, rows, vae.decoder(codes, training=False),
                                         log_sigma=log_sigma),
-        flat_x, flat_z, batch_size=chunk_rows).astype(np.float64)
+        flat_x, flat_z, batch_size=chunk_rows), dtype=np.float64)
     log_prior = -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
     # log q of the mixture: log of the mean over components of N(eps; 0, width**2 I).
     dims = vae.latent_dim
@@ -149,16 +143,16 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
 
 def _widths(widths: object) -> np.ndarray:
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise TypeError(f"expected widths to be a sequence of positive numbers, got "
-                        f"{type(widths).__name__}, fix: pass e.g. (1.0, 2.0).")
+        raise TypeError(f"widths must be a sequence of positive numbers; got "
+                        f"{type(widths).__name__}. Pass e.g. (1.0, 2.0).")
     scales = [check_positive_number(w, "every width", example="2.0") for w in widths]
     if not scales:
-        raise ValueError("expected at least one width, got an empty sequence, fix: pass "
+        raise ValueError("widths must hold at least one width; got an empty sequence. Pass "
                          "e.g. (1.0,).")
     return np.asarray(scales, dtype=np.float64)
 
 
-def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
+def optimise_q(vae: VAE, images: ArrayLike, *, steps: int = 300, samples: int = 16,
                learning_rate: float = 0.02, seed: int = 0,
                sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best diagonal Gaussian ``q`` of each image, by gradient ascent on its ELBO.
@@ -193,7 +187,6 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
     import keras
     import tensorflow as tf
 
-    _check_vae(vae)
     steps = check_positive_int(steps, "steps")
     samples = check_positive_int(samples, "samples")
     learning_rate = check_positive_number(learning_rate, "learning_rate", example="0.05")
@@ -316,7 +309,7 @@ def bits_per_dim(nats_per_image: ArrayLike, dims: int, *, levels: int | None = N
     return (nll + offset) / (dims * math.log(2.0))
 
 
-def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 1000,
+def likelihood_row(name: str, vae: VAE, images: ArrayLike, *, data: str, k: int = 1000,
                    seed: int = 0) -> dict[str, object]:
     """One row of the lesson's comparison table, for any VAE (yours too).
 
@@ -344,11 +337,11 @@ def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 100
         (bits per dimension of ``nll_nats``, no dequantisation term).
     """
     if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"expected name to be a non-empty string, got {name!r}, fix: pass "
-                        f"e.g. 'my VAE'.")
+        raise TypeError(f"name must be a non-empty string; got {name!r}. Pass e.g. "
+                        "'my VAE'.")
     if not isinstance(data, str) or not data.strip():
-        raise TypeError(f"expected data to describe the images, got {data!r}, fix: pass "
-                        f"e.g. 'grey levels'.")
+        raise TypeError(f"data must be a non-empty string describing the images; got "
+                        f"{data!r}. Pass e.g. 'grey levels'.")
     log_w = log_importance_weights(vae, images, k, seed=seed)
     (elbo, bound), errors = bounds_by_k(log_w, (1, k))
     dims = int(np.prod(vae.image_shape))
@@ -377,15 +370,15 @@ def likelihood_table(rows: Sequence[Mapping[str, object]]) -> str:
     str
     """
     if isinstance(rows, Mapping) or not rows:
-        raise ValueError("expected a non-empty list of rows from likelihood_row, got "
-                         f"{rows!r}, fix: pass [likelihood_row(...), ...].")
+        raise ValueError(f"rows must be a non-empty list of rows from likelihood_row; got "
+                         f"{rows!r}. Pass [likelihood_row(...), ...].")
     lines = ["| " + " | ".join(title for _, title, _ in _COLUMNS) + " |",
              "|" + "---|" * len(_COLUMNS)]
     for row in rows:
         missing = [key for key, _, _ in _COLUMNS if key not in row]
         if missing:
-            raise ValueError(f"expected rows from likelihood_row, got one without "
-                             f"{missing}, fix: build rows with likelihood_row.")
+            raise ValueError(f"rows must come from likelihood_row; got one without "
+                             f"{missing}. Build rows with likelihood_row.")
         lines.append("| " + " | ".join(fmt.format(row[key]) for key, _, fmt in _COLUMNS)
                      + " |")
     return "\n".join(lines)
@@ -432,8 +425,8 @@ def plot_score_histograms(scores: Mapping[str, ArrayLike], *, ax: Axes | None = 
     matplotlib.figure.Figure
     """
     if not isinstance(scores, Mapping) or not scores:
-        raise ValueError(f"expected a non-empty dict of label -> scores, got {scores!r}, "
-                         f"fix: pass e.g. {{'MNIST': scores}}.")
+        raise ValueError(f"scores must be a non-empty dict of label -> scores; got "
+                         f"{scores!r}. Pass e.g. {{'MNIST': scores}}.")
     arrays = {str(label): check_array(values, f"scores[{label!r}]", ndim=(1,), min_len=1,
                                       dtype=np.float64, finite=True)
               for label, values in scores.items()}
@@ -441,7 +434,7 @@ def plot_score_histograms(scores: Mapping[str, ArrayLike], *, ax: Axes | None = 
     fig, ax = figure_and_axes(ax, figsize=(6, 3.5))
     edges = np.histogram_bin_edges(np.concatenate(list(arrays.values())), bins=bins)
     for label, values in arrays.items():
-        ax.hist(values, bins=edges, alpha=0.5, label=f"{label} (n={len(values)})")
+        ax.hist(values, bins=edges.tolist(), alpha=0.5, label=f"{label} (n={len(values)})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
     ax.set_title(title)

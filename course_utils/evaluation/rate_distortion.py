@@ -28,7 +28,7 @@ from course_utils.plotting import figure_and_axes
 __all__ = ["plot_rate_distortion", "rate_distortion_point"]
 
 
-def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int = 0,
+def rate_distortion_point(vae: VAE, images: ArrayLike, *, samples: int = 1, seed: int = 0,
                           batch_size: int = 256) -> dict:
     """Rate, distortion, KL per dimension and active units of ``vae`` on ``images``.
 
@@ -59,8 +59,6 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
     ValueError
         For images of the wrong shape or range, or a non-positive ``samples``.
     """
-    if not isinstance(vae, VAE):
-        raise TypeError(f"vae must be a course_utils.models.vae.VAE; got {type(vae).__name__}.")
     samples = check_positive_int(samples, "samples")
     seed = check_positive_int(seed, "seed", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -118,11 +116,11 @@ def plot_rate_distortion(rates: ArrayLike, distortions: ArrayLike,
                          f"{len(rate)} and {len(distortion)}. Pass the two lists of the same "
                          "sweep.")
     if np.any(rate < -1e-6):
-        raise ValueError(f"a rate is an average KL and cannot be negative; got "
+        raise ValueError(f"rates must be >= 0 (a rate is an average KL); got "
                          f"{rate.min():.4g}. Pass the KL terms, not the losses.")
     if labels is not None and len(labels) != len(rate):
         raise ValueError(f"labels must have one entry per model ({len(rate)}); got "
-                         f"{len(labels)}.")
+                         f"{len(labels)}. Pass one label per rate, or none.")
     figure, ax = figure_and_axes(ax, (5.5, 4))
     ax.plot(rate, distortion, "o-", color="C0", zorder=3)
     if labels is not None:

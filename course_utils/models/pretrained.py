@@ -26,11 +26,14 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from course_utils.data.files import DataFileError, sha256_of_file
+
+if TYPE_CHECKING:
+    from course_utils.models.vae import VAE
 
 __all__ = [
     "MODELS_DIR",
@@ -105,10 +108,10 @@ PRETRAINED: dict[str, PretrainedModel] = {
 def _entry(name: object) -> PretrainedModel:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, one of {sorted(PRETRAINED)}; got "
-                        f"{type(name).__name__}.")
+                        f"{type(name).__name__}. Pass one of those names.")
     if name not in PRETRAINED:
-        raise ValueError(f"no shipped model is called {name!r}; the shipped models are "
-                         f"{sorted(PRETRAINED)}.")
+        raise ValueError(f"name must be one of the shipped models {sorted(PRETRAINED)}; got "
+                         f"{name!r}. Pass one of those names.")
     return PRETRAINED[name]
 
 
@@ -174,7 +177,8 @@ def build_from_config(config: dict[str, Any], *, seed: int | None = 0):
 
     builder = config["builder"]
     if builder not in _BUILDERS:
-        raise ValueError(f"builder must be one of {_BUILDERS}; got {builder!r}.")
+        raise ValueError(f"builder must be one of {_BUILDERS}; got {builder!r}. Fix the "
+                         "model's entry.")
     if builder == "dense":
         return build_dense_vae(config["latent_dim"], hidden=tuple(config["hidden"]), seed=seed)
     return build_conv_vae(config["latent_dim"], seed=seed)
@@ -201,7 +205,8 @@ def assign_weights(vae, arrays: dict[str, np.ndarray], path: Path | str = "<memo
         variable.assign(arrays[key].astype(np.float32))
 
 
-def load_pretrained(name: str, *, path: str | Path | None = None, compile: bool = True):
+def load_pretrained(name: str, *, path: str | Path | None = None,
+                    compile: bool = True) -> VAE:
     """Load a shipped VAE, after checking its file's SHA-256.
 
     Parameters

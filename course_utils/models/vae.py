@@ -41,6 +41,7 @@ import contextlib
 import logging
 import math
 from numbers import Real
+from typing import Any, Callable, TypeGuard, cast
 
 import keras
 import numpy as np
@@ -56,6 +57,7 @@ from course_utils._validation import (
     check_positive_int,
 )
 from course_utils.elbo.losses import (
+    TensorLike,
     bernoulli_nll_from_logits,
     gaussian_nll,
     kl_divergence_standard_normal,
@@ -194,6 +196,9 @@ class VAE(keras.Model):
       code), so a refused call changes nothing and the model stays usable.
     """
 
+    #: Set by keras.Model; declared for the type checker (None until resolved).
+    _jit_compile: bool | None
+
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
                  likelihood: str = "bernoulli", sigma: float | str | None = None,
                  reduction: str = "sum", initial_sigma: float | None = None,
@@ -252,7 +257,7 @@ class VAE(keras.Model):
     def kl_weight(self, value: float) -> None:
         value = _check_non_negative(value, "kl_weight", "1.0 for the ELBO")
         if not self.tracks_rate and value != 1.0:
-            raise ValueError(f"kl_weight can change only on a VAE built with a KL weight or "
+            raise ValueError(f"kl_weight must be set only on a VAE built with a KL weight or "
                              f"free bits (which logs the rate besides the weighted KL); got "
                              f"kl_weight={value} for a VAE built as a plain ELBO. Build it "
                              f"with VAE(..., kl_weight={value}) or "
@@ -348,7 +353,7 @@ class VAE(keras.Model):
             self._jit_compile = True
             self.train_function = None  # traced again, with XLA
 
-    def make_test_function(self, force: bool = False):
+    def make_test_function(self, force: bool = False) -> Callable[..., Any]:
         # Evaluation is a forward pass: XLA saves little there and would compile the
         # step once more per batch shape (validation batches and the last one).
         jit_compile, self._jit_compile = self._jit_compile, False
@@ -364,13 +369,13 @@ class VAE(keras.Model):
                     self.kl_loss_tracker]
         return trackers + ([self.rate_tracker] if self.rate_tracker is not None else [])
 
-    def call(self, inputs, training: bool | None = None):
+    def call(self, inputs: TensorLike, training: bool | None = None) -> TensorLike:
         z_mean, _ = self.encoder(inputs, training=training)
         return self.decoder(z_mean, training=training)
 
     # ------------------------------------------------------------------ training
 
-    def reconstruction_nll(self, x, logits):
+    def reconstruction_nll(self, x: TensorLike, logits: TensorLike) -> TensorLike:
         """``-log p(x|z)`` of each image under this VAE's likelihood, summed over pixels.
 
         The ``reduction`` option is not applied: this is the model's log-likelihood,
@@ -391,7 +396,7 @@ class VAE(keras.Model):
         if self.likelihood == "bernoulli":
             return bernoulli_nll_from_logits(x, logits)
         log_sigma = self.log_sigma if self.log_sigma is not None else \
-            math.log(self._sigma_option)
+            math.log(float(self._sigma_option))
         return gaussian_nll(x, ops.sigmoid(logits), log_sigma)
 
     def _negative_elbo(self, x, training: bool) -> dict:
@@ -435,7 +440,7 @@ class VAE(keras.Model):
             tracker.update_state(losses[tracker.name], sample_weight=batch_size)
         return {tracker.name: tracker.result() for tracker in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, data: TensorLike) -> dict[str, TensorLike]:
         """One gradient step on the negative ELBO of a batch of images ``data``."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
@@ -447,7 +452,7 @@ class VAE(keras.Model):
             logs["sigma"] = ops.exp(self.log_sigma)
         return logs
 
-    def test_step(self, data):
+    def test_step(self, data: TensorLike) -> dict[str, TensorLike]:
         """The negative ELBO of a batch, without a gradient step (``evaluate``, ``val_*``)."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         losses = self._negative_elbo(x, training=False)
@@ -455,7 +460,8 @@ class VAE(keras.Model):
 
     # --------------------------------------------------------- checked entry points
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x: Any = None, y: Any = None, *args: Any,
+            **kwargs: Any) -> keras.callbacks.History:
         """Keras ``fit`` on images, checked first so that a refused call changes nothing.
 
         Array inputs ``x`` and ``validation_data`` (an array, or a tuple whose first entry
@@ -486,7 +492,8 @@ class VAE(keras.Model):
             self._forget_traced_steps()
             raise
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+    def evaluate(self, x: Any = None, y: Any = None, *args: Any,
+                 **kwargs: Any) -> float | list[float] | dict[str, float]:
         """Keras ``evaluate``, with array images checked as in :meth:`fit` first."""
         if _is_array(x):
             x = as_model_images(self, x, "x")
@@ -537,7 +544,7 @@ class VAE(keras.Model):
 
     # ---------------------------------------------------------- NumPy helpers
 
-    def encode(self, x: object, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, x: ArrayLike, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Posterior parameters of images.
 
         Parameters
@@ -559,7 +566,7 @@ class VAE(keras.Model):
                                          images, batch_size=batch_size)
         return z_mean, z_log_var
 
-    def decode(self, z: object) -> np.ndarray:
+    def decode(self, z: ArrayLike) -> np.ndarray:
         """Mean images ``sigmoid(decoder(z))`` of codes, in one batched call.
 
         For a Bernoulli decoder these are pixel probabilities; for a Gaussian one,
@@ -613,7 +620,7 @@ class VAE(keras.Model):
         """
         return self.decode(sample_prior(n, self.latent_dim, seed=seed))
 
-    def evaluate_nelbo(self, x: object, batch_size: int = 256) -> dict[str, float]:
+    def evaluate_nelbo(self, x: ArrayLike, batch_size: int = 256) -> dict[str, float]:
         """Negative ELBO of images in nats per image: ``vae.evaluate`` as plain floats.
 
         Uses one sample ``z ~ q(z|x)`` per image (a Monte Carlo estimate of the
@@ -641,7 +648,8 @@ class VAE(keras.Model):
         if not self.compiled:
             raise RuntimeError("evaluate_nelbo needs a compiled VAE; call "
                                "vae.compile(optimizer=keras.optimizers.Adam(1e-3)) first.")
-        results = self.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
+        results = cast(dict[str, float], self.evaluate(images, batch_size=batch_size,
+                                                        verbose=0, return_dict=True))
         names = LOSS_NAMES + ((RATE_NAME,) if self.tracks_rate else ())
         return {name: float(results[name]) for name in names}
 
@@ -740,7 +748,7 @@ def _cpu_only() -> bool:
     return all(device.device_type == "CPU" for device in tf.config.list_physical_devices())
 
 
-def _is_array(value: object) -> bool:
+def _is_array(value: object) -> TypeGuard[ArrayLike]:
     """True for inputs :meth:`VAE.fit` can check: arrays, nested lists, eager tensors."""
     return isinstance(value, (np.ndarray, list)) or (tf.is_tensor(value)
                                                      and hasattr(value, "numpy"))
@@ -763,7 +771,7 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     valid_sigma = f"a positive number, {LEARNED!r} or None (meaning 1.0)"
     if likelihood == "bernoulli":
         if sigma is not None:
-            raise ValueError(f"sigma applies only to likelihood='gaussian'; got sigma="
+            raise ValueError(f"sigma must be None unless likelihood='gaussian'; got sigma="
                              f"{sigma!r} with likelihood='bernoulli'. Leave sigma=None, or "
                              f"choose likelihood='gaussian' with sigma = {valid_sigma}.")
     elif sigma is None:
@@ -771,11 +779,11 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     elif sigma != LEARNED:
         if isinstance(sigma, bool) or not isinstance(sigma, Real) or \
                 not math.isfinite(sigma) or sigma <= 0:
-            raise ValueError(f"sigma must be {valid_sigma}; got {sigma!r}.")
+            raise ValueError(f"sigma must be {valid_sigma}; got {sigma!r}. Pass e.g. 0.1.")
         sigma = float(sigma)
     if sigma != LEARNED:
         if initial_sigma is not None:
-            raise ValueError(f"initial_sigma applies only to sigma={LEARNED!r}; got "
+            raise ValueError(f"initial_sigma must be None unless sigma={LEARNED!r}; got "
                              f"initial_sigma={initial_sigma!r} with sigma={sigma!r}. "
                              "Leave initial_sigma=None.")
         return likelihood, sigma, reduction, None
@@ -784,11 +792,12 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     if isinstance(initial_sigma, bool) or not isinstance(initial_sigma, Real) or \
             not math.isfinite(initial_sigma) or initial_sigma <= 0:
         raise ValueError(f"initial_sigma must be a positive number (or None, meaning "
-                         f"1.0); got {initial_sigma!r}.")
+                         f"1.0); got {initial_sigma!r}. Pass e.g. 0.1.")
     return likelihood, sigma, reduction, float(initial_sigma)
 
 
-def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int, ...], int]:
+def _check_encoder_decoder(encoder: keras.Model,
+                           decoder: keras.Model) -> tuple[tuple[int, ...], int]:
     """Return ``(image_shape, latent_dim)`` or raise if the two parts do not fit a VAE."""
     for name, part in (("encoder", encoder), ("decoder", decoder)):
         if not isinstance(part, keras.Model):
@@ -825,16 +834,16 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
         raise ValueError(f"decoder must output one tensor of the image shape {image_shape} "
                          f"(the encoder's input shape); got output shapes {decoder_out}. End "
                          "the decoder with a Reshape or a Conv2DTranspose to that shape.")
-    name = last_activation(decoder)  # Reshape and the like are skipped
-    if name is not None:
-        if name == "sigmoid":
+    activation = last_activation(decoder)  # Reshape and the like are skipped
+    if activation is not None:
+        if activation == "sigmoid":
             raise ValueError("decoder must output pixel LOGITS, but its last activation is a "
                              "sigmoid; got a sigmoid output. Build it with output='logits' "
                              "(the loss applies the sigmoid itself).")
-        if name in ("relu", "softplus"):
+        if activation in ("relu", "softplus"):
             raise ValueError(f"decoder must output pixel LOGITS, which can be negative; got a "
-                             f"final {name}, so every pixel probability would be at least 1/2. "
-                             "Build it with output='logits' (no final activation).")
+                             f"final {activation}, so every pixel probability would be at least "
+                             "1/2. Build it with output='logits' (no final activation).")
     return image_shape, int(latent_dim)
 
 
@@ -862,10 +871,14 @@ def as_model_images(vae: VAE, x: ArrayLike, name: str = "x") -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``x`` is not numeric.
+        If ``vae`` is not a :class:`VAE` or ``x`` is not numeric.
     ValueError
         If its shape, finiteness or pixel range is wrong, or it holds no image.
     """
+    if not isinstance(vae, VAE):
+        raise TypeError(f"vae must be a course_utils.models.vae.VAE; got "
+                        f"{type(vae).__name__}. Build one with build_dense_vae or load one "
+                        "with load_pretrained.")
     shape = tuple(vae.image_shape)
     layout = f"(n, {', '.join(map(str, shape))})"
     images = check_array(x, name, ndim=(len(shape), len(shape) + 1), min_len=1,
