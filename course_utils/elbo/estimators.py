@@ -194,21 +194,13 @@ def pathwise_gradient(mean: float, log_var: float, target: float = 3.0, *,
 
     Parameters
     ----------
-    mean, log_var : float
-        Parameters of the 1-D Gaussian ``N(mean, exp(log_var))``.
-    target : float
-        The point ``c`` in ``f(z) = (z - c)**2``.
-    n_estimates : int
-        Number of independent estimates returned.
-    n_samples : int
-        Samples of ``z`` averaged in each estimate.
-    seed : int or None
-        Seed for ``numpy.random.default_rng``.
+    mean, log_var, target, n_estimates, n_samples, seed
+        As in :func:`score_function_gradient`.
 
     Returns
     -------
     Gradient
-        ``mean`` and ``log_var``: ndarrays of shape (n_estimates,), one estimate each.
+        As in :func:`score_function_gradient`.
     """
     mean, log_var, target = _gaussian_parameters(mean, log_var, target)
     eps = _standard_normal(n_estimates, n_samples, seed)

@@ -482,15 +482,8 @@ class LinearGaussianModel:
         ``mean_j = w_j^T (x - b) / (sigma**2 + |w_j|**2)`` and
         ``var_j = sigma**2 / (sigma**2 + |w_j|**2)``: the exact posterior when the columns
         ``w_j`` of ``W`` are orthogonal, and a deliberately imperfect encoder otherwise
-        (it ignores how the columns overlap), so it has an amortisation gap.
-
-        Parameters
-        ----------
-        x : array_like, shape (n, data_dim)
-
-        Returns
-        -------
-        mean, log_var : ndarray, shape (n, latent_dim)
+        (it ignores how the columns overlap), so it has an amortisation gap. Its
+        argument and results are those of :meth:`best_diagonal_q`.
         """
         x = self._data(x)
         variance = self.noise_std**2

@@ -41,7 +41,7 @@ import contextlib
 import logging
 import math
 from numbers import Real
-from typing import Any, Callable, TypeGuard, cast
+from typing import Any, Callable, Iterator, TypeGuard, cast
 
 import keras
 import numpy as np
@@ -485,24 +485,16 @@ class VAE(keras.Model):
             optimizer.build(self.trainable_variables)
         if not args:
             self._choose_xla(x, kwargs)
-        try:
-            with _quiet_retracing_warning():
-                return super().fit(x, y, *args, **kwargs)
-        except Exception:
-            self._forget_traced_steps()
-            raise
+        with self._keras_entry_point():
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x: Any = None, y: Any = None, *args: Any,
                  **kwargs: Any) -> float | list[float] | dict[str, float]:
         """Keras ``evaluate``, with array images checked as in :meth:`fit` first."""
         if _is_array(x):
             x = as_model_images(self, x, "x")
-        try:
-            with _quiet_retracing_warning():
-                return super().evaluate(x, y, *args, **kwargs)
-        except Exception:
-            self._forget_traced_steps()
-            raise
+        with self._keras_entry_point():
+            return super().evaluate(x, y, *args, **kwargs)
 
     def _checked_validation_data(self, data: object) -> object:
         if _is_array(data):
@@ -510,6 +502,17 @@ class VAE(keras.Model):
         if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and _is_array(data[0]):
             return (as_model_images(self, data[0], "validation_data"), *data[1:])
         return data
+
+    @contextlib.contextmanager
+    def _keras_entry_point(self) -> Iterator[None]:
+        """Around Keras' ``fit``/``evaluate``: no retracing warning; a failure forgets
+        the traced steps, so the next call traces them afresh."""
+        try:
+            with _quiet_retracing_warning():
+                yield
+        except Exception:
+            self._forget_traced_steps()
+            raise
 
     def _forget_traced_steps(self) -> None:
         """Drop traced train/test steps, so a step whose tracing failed is traced anew."""
@@ -724,7 +727,7 @@ class _RetracingFilter(logging.Filter):
 
 
 @contextlib.contextmanager
-def _quiet_retracing_warning():
+def _quiet_retracing_warning() -> Iterator[None]:
     """Silence the retracing warning while a VAE fits or evaluates.
 
     Each VAE traces its own training and evaluation steps once (and once more for a
