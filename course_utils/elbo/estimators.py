@@ -89,10 +89,8 @@ def kl_monte_carlo(z_mean: ArrayLike, z_log_var: ArrayLike, n_samples: int = 10_
 
     Raises
     ------
-    TypeError
-        If an input has the wrong type.
-    ValueError
-        If a shape or a count is wrong.
+    TypeError, ValueError
+        If an input has the wrong type (TypeError), shape or count (ValueError).
     """
     z_mean = check_float_array(z_mean, "z_mean", ndim=2)
     z_log_var = check_float_array(z_log_var, "z_log_var", ndim=2)
