@@ -97,7 +97,7 @@ def test_run_result_from_training_reads_the_model_and_history():
     ({"test_losses": {**LOSSES, "loss": math.nan}}, ValueError, "finite"),
     ({"test_losses": {**LOSSES, "kl_loss": "x"}}, TypeError, "number"),
     # An empty or wrongly typed result says what to pass instead.
-    ({"test_losses": {}}, ValueError, r"test_losses lacks.*evaluate_nelbo"),
+    ({"test_losses": {}}, ValueError, r"test_losses must hold.*evaluate_nelbo"),
     ({"test_losses": 150.0}, TypeError, r"test_losses must be a mapping.*got float.*"
                                         r"evaluate_nelbo"),
     ({"epoch_seconds": 3.0}, TypeError, r"epoch_seconds must be a sequence.*got float"),

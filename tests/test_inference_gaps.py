@@ -147,6 +147,20 @@ def test_converged_k_rule():
         converged_k((1, 2), [0.0, 1.0], tolerance=0)
 
 
+def test_converged_k_with_one_bound_per_image_adds_twice_the_standard_error():
+    ks = (1, 2, 4)
+    flat = np.array([[-10.0, -10.0], [-9.0, -9.0], [-8.97, -8.95]])      # (len(ks), 2)
+    assert converged_k(ks, flat, tolerance=0.1) == 2
+    # the same mean climbs (0.04 from k=2 on), but noisy from image to image
+    noisy = np.array([[-10.0, -10.0], [-9.0, -9.0], [-8.84, -9.08]])
+    assert converged_k(ks, noisy, tolerance=0.1) is None
+    assert converged_k(ks, noisy.mean(axis=1), tolerance=0.1) == 2
+    with pytest.raises(ValueError, match="two images"):
+        converged_k(ks, flat[:, :1])
+    with pytest.raises(ValueError, match="one bound per k"):
+        converged_k(ks, flat[:2])
+
+
 def test_bits_per_dim():
     assert float(bits_per_dim(0.0, 784, levels=256)) == pytest.approx(8.0)
     assert float(bits_per_dim(784 * math.log(2), 784)) == pytest.approx(1.0)

@@ -124,8 +124,8 @@ def test_orthogonal_columns_give_a_diagonal_posterior(orthogonal_model, rng):
 
 
 def test_posterior_diagonal_refuses_a_correlated_posterior(general_model):
-    with pytest.raises(ValueError, match=r"expected a diagonal posterior covariance .* got "
-                                         r"off-diagonal entries, fix:"):
+    with pytest.raises(ValueError, match=r"posterior covariance must be diagonal .*; got "
+                                         r"off-diagonal entries\. Build"):
         general_model.posterior_diagonal(np.zeros((1, 5)))
 
 
@@ -250,56 +250,56 @@ def test_diagonal_covariance_shape_and_values():
 
 
 def test_gaussian_kl_rejects_bad_covariances():
-    with pytest.raises(ValueError, match=r"expected cov_p to be positive definite, got a "
-                                         r"matrix with a non-positive eigenvalue, fix:"):
+    with pytest.raises(ValueError, match=r"cov_p must be positive definite; got a "
+                                         r"matrix with a non-positive eigenvalue\. Add"):
         gaussian_kl(np.zeros(2), np.eye(2), np.zeros(2), np.diag([1.0, -1.0]))
-    with pytest.raises(ValueError, match=r"expected cov_q to be symmetric, got a "
-                                         r"non-symmetric matrix, fix:"):
+    with pytest.raises(ValueError, match=r"cov_q must be symmetric; got a "
+                                         r"non-symmetric matrix\. Symmetrise"):
         gaussian_kl(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]], np.zeros(2), np.eye(2))
-    with pytest.raises(ValueError, match=r"expected cov_q to hold square matrices, got "
-                                         r"shape \(2, 3\), fix:"):
+    with pytest.raises(ValueError, match=r"cov_q must hold square matrices; got "
+                                         r"shape \(2, 3\)\. Pass"):
         gaussian_kl(np.zeros(2), np.ones((2, 3)), np.zeros(2), np.eye(2))
-    with pytest.raises(ValueError, match=r"expected cov_p to have last dimension 2 \(the "
-                                         r"size of mean_q\), got shape \(3, 3\), fix:"):
+    with pytest.raises(ValueError, match=r"cov_p must have last dimension 2 \(the "
+                                         r"size of mean_q\); got shape \(3, 3\)\. Use"):
         gaussian_kl(np.zeros(2), np.eye(2), np.zeros(2), np.eye(3))
-    with pytest.raises(ValueError, match=r"expected batch shapes that broadcast, got means "
-                                         r".* fix:"):
+    with pytest.raises(ValueError, match=r"batch shapes must broadcast; got means "
+                                         r".*\. Pass"):
         gaussian_kl(np.zeros((2, 2)), np.eye(2), np.zeros((3, 2)), np.eye(2))
     with pytest.raises(TypeError, match=r"mean_q must be a numeric array; got str"):
         gaussian_kl("zero", np.eye(2), np.zeros(2), np.eye(2))
 
 
 def test_model_rejects_bad_parameters():
-    with pytest.raises(ValueError, match=r"expected bias of shape \(3,\) to match weights "
-                                         r"of shape \(3, 2\), got shape \(2,\), fix:"):
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\) to match weights "
+                                         r"of shape \(3, 2\); got shape \(2,\)\. Give"):
         LinearGaussianModel(np.ones((3, 2)), np.zeros(2), 1.0)
-    with pytest.raises(ValueError, match=r"expected noise_std > 0, got 0.0, fix:"):
+    with pytest.raises(ValueError, match=r"noise_std must be > 0; got 0\.0\. Pass"):
         LinearGaussianModel(np.ones((3, 2)), np.zeros(3), 0.0)
     with pytest.raises(TypeError, match=r"noise_std must be a real number; got str"):
         LinearGaussianModel(np.ones((3, 2)), np.zeros(3), "1")
     with pytest.raises(ValueError, match=r"weights must have 2 dimensions; got shape "
                                          r"\(3,\)\. Reshape"):
         LinearGaussianModel(np.ones(3), np.zeros(3), 1.0)
-    with pytest.raises(ValueError, match=r"expected data_dim >= latent_dim for orthogonal "
-                                         r"columns, got data_dim=2, latent_dim=3, fix:"):
+    with pytest.raises(ValueError, match=r"data_dim must be >= latent_dim for orthogonal "
+                                         r"columns; got data_dim=2, latent_dim=3\. Raise"):
         LinearGaussianModel.random(2, 3)
 
 
 def test_model_rejects_badly_shaped_data_and_q(general_model):
-    with pytest.raises(ValueError, match=r"expected x of shape \(n, 5\), got shape \(2, 4\), "
-                                         r"fix:"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 5\); got shape \(2, 4\)\. "
+                                         r"Pass"):
         general_model.log_evidence(np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"x must have 2 dimensions; got shape "
                                          r"\(5,\)\. Reshape"):
         general_model.posterior(np.zeros(5))
-    with pytest.raises(ValueError, match=r"expected q_mean of shape \(2, 3\), got shape "
-                                         r"\(2, 2\), fix:"):
+    with pytest.raises(ValueError, match=r"q_mean must have shape \(2, 3\); got shape "
+                                         r"\(2, 2\)\. Pass"):
         general_model.elbo(np.zeros((2, 5)), np.zeros((2, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"q_mean and q_log_var must have the same shape; "
                                          r"got \(2, 3\) and \(2, 2\)\. Pass"):
         general_model.elbo(np.zeros((2, 5)), np.zeros((2, 3)), np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"expected z of shape \(\.\.\., 2, 3\), got shape "
-                                         r"\(3, 3\), fix:"):
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., 2, 3\); got shape "
+                                         r"\(3, 3\)\. Pass"):
         general_model.log_joint(np.zeros((2, 5)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"n_samples must be a whole number >= 2; got 1\. Pass"):
         general_model.elbo_monte_carlo(np.zeros((2, 5)), np.zeros((2, 3)), np.zeros((2, 3)), 1)

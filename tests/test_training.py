@@ -185,7 +185,7 @@ def test_training_refuses_empty_images_and_splits_that_leave_nothing(trainer):
     train = train_vae if trainer == "vae" else train_autoencoder
     with pytest.raises(ValueError, match=r"x_train must hold at least one image; got 0"):
         train(model, np.zeros((0, 28, 28, 1), np.float32), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"validation_split=0\.5 of 1 image leaves.*"
+    with pytest.raises(ValueError, match=r"validation_split=0\.5 of 1 image, which leaves.*"
                                          r"validation_split=0"):
         train(model, blobs(1), epochs=1, validation_split=0.5, verbose=0)
     _assert_trains(train(model, blobs(), epochs=1, batch_size=16, verbose=0))

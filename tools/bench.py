@@ -29,9 +29,10 @@ A benchmark, not a test: it reports figures, prints a table and writes
 ``quality``
     The course's dense and conv VAEs at latent sizes 2 and 20, trained on the embedded
     MNIST training images (and on the full Fashion-MNIST where it is installed), scored
-    on the test split: negative ELBO, the importance-weighted bound at the k where it
-    has converged (the last doubling of k changes it by less than ``--tolerance`` nats or
-    by less than twice its standard error), and active units; each with its budget.
+    on the test split: negative ELBO, the importance-weighted bound and the k where it
+    has converged (the course's rule, ``converged_k``: from that k on, every further
+    climb plus twice its standard error stays below ``--tolerance`` nats), and active
+    units; each with its budget.
 
 Usage::
 
@@ -94,6 +95,21 @@ class TrainingRun:
     load_average: float = 0.0  # one-minute load when the run ended
 
 
+def _negative_elbo(x, logits, z_mean, z_log_var):
+    """The classic example's loss, written out in TensorFlow: summed BCE + KL, batch mean.
+
+    Shared by the classic eager model and the hand-written loop, so that both baselines
+    compute the same loss and differ from the course only in how the step runs.
+    """
+    import tensorflow as tf
+
+    reconstruction = tf.reduce_mean(tf.reduce_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=(1, 2, 3)))
+    kl = tf.reduce_mean(tf.reduce_sum(
+        -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var)), axis=1))
+    return reconstruction + kl
+
+
 def _classic_vae_class():
     """The classic Keras-example VAE: a hand-written ``train_step``, run eagerly."""
     import keras
@@ -115,12 +131,7 @@ def _classic_vae_class():
                 eps = tf.random.normal(tf.shape(z_mean))
                 z = z_mean + tf.exp(0.5 * z_log_var) * eps
                 logits = self.decoder(z, training=True)
-                reconstruction = tf.reduce_mean(tf.reduce_sum(
-                    tf.nn.sigmoid_cross_entropy_with_logits(labels=data, logits=logits),
-                    axis=(1, 2, 3)))
-                kl = tf.reduce_mean(tf.reduce_sum(
-                    -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var)), axis=1))
-                loss = reconstruction + kl
+                loss = _negative_elbo(data, logits, z_mean, z_log_var)
             grads = tape.gradient(loss, self.trainable_weights)
             self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
             self.total_loss_tracker.update_state(loss)
@@ -143,12 +154,7 @@ def _hand_loop_step(encoder, decoder, optimizer, *, xla: bool, seed: int):
             eps = generator.normal(tf.shape(z_mean))
             z = z_mean + tf.exp(0.5 * z_log_var) * eps
             logits = decoder(z, training=True)
-            reconstruction = tf.reduce_mean(tf.reduce_sum(
-                tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits),
-                axis=(1, 2, 3)))
-            kl = tf.reduce_mean(tf.reduce_sum(
-                -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var)), axis=1))
-            loss = reconstruction + kl
+            loss = _negative_elbo(x, logits, z_mean, z_log_var)
         grads = tape.gradient(loss, variables)
         optimizer.apply(grads, variables)
         return loss
@@ -323,35 +329,23 @@ def bench_lessons() -> dict:
 def converged_bound(vae, images, *, tolerance: float, k_max: int, seed: int = 0) -> dict:
     """The importance-weighted bound L_k at k = 1, 2, 4, ... ``k_max``, and where it converged.
 
-    Every L_k is estimated from the same ``k_max`` weights per image, split into
-    ``k_max / k`` groups of ``k`` (their mean has less noise than one group). The bound
-    has converged at the first k whose doubling changes the mean over images by less
-    than ``tolerance`` nats, or by less than twice the standard error of that change.
+    Every L_k is estimated from the same weights per image (``k_max`` rounded down to
+    a power of 2), split into groups of ``k`` (their mean has less noise than one
+    group): :func:`~course_utils.evaluation.bounds_by_k`. Where the bound converged is
+    the course's rule, :func:`~course_utils.evaluation.converged_k` on the bounds of
+    each image: from that k on, every further climb (its mean over images plus twice
+    its standard error) stays below ``tolerance`` nats.
     """
-    import numpy as np
+    import math
 
-    from course_utils.evaluation.importance_weighting import log_importance_weights
+    from course_utils.evaluation import bounds_by_k, converged_k, log_importance_weights
 
-    def logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
-        top = values.max(axis=axis, keepdims=True)
-        return np.squeeze(top, axis) + np.log(np.exp(values - top).sum(axis=axis))
-
-    log_weights = np.asarray(log_importance_weights(vae, images, k=k_max, seed=seed),
-                             dtype=np.float64)
-    ks = [2 ** i for i in range(int(np.log2(k_max)) + 1)]
-    per_image = []
-    for k in ks:
-        groups = log_weights[:, :k_max - k_max % k].reshape(len(images), -1, k)
-        per_image.append((logsumexp(groups, axis=-1) - np.log(k)).mean(axis=1))
-    converged_at = None
-    for i in range(1, len(ks)):
-        change = per_image[i] - per_image[i - 1]
-        error = change.std(ddof=1) / np.sqrt(len(change))
-        if abs(change.mean()) < max(tolerance, 2 * error):
-            converged_at = ks[i - 1]
-            break
+    ks = [2 ** i for i in range(int(math.log2(k_max)) + 1)]
+    log_weights = log_importance_weights(vae, images, k=ks[-1], seed=seed)
+    per_image, _ = bounds_by_k(log_weights, ks)                 # (len(ks), images)
     return {"ks": ks, "bounds": [round(float(b.mean()), 2) for b in per_image],
-            "converged_at_k": converged_at, "bound": round(float(per_image[-1].mean()), 2)}
+            "converged_at_k": converged_k(ks, per_image, tolerance),
+            "bound": round(float(per_image[-1].mean()), 2)}
 
 
 def bench_quality(epochs: int, test_images: int, k_max: int, tolerance: float) -> dict:

@@ -89,10 +89,8 @@ def kl_monte_carlo(z_mean: ArrayLike, z_log_var: ArrayLike, n_samples: int = 10_
 
     Raises
     ------
-    TypeError
-        If an input has the wrong type.
-    ValueError
-        If a shape or a count is wrong.
+    TypeError, ValueError
+        If an input has the wrong type (TypeError), shape or count (ValueError).
     """
     z_mean = check_float_array(z_mean, "z_mean", ndim=2)
     z_log_var = check_float_array(z_log_var, "z_log_var", ndim=2)
@@ -130,14 +128,7 @@ def expected_squared_distance(mean: float, log_var: float, target: float = 3.0) 
 
 
 def analytic_gradient(mean: float, log_var: float, target: float = 3.0) -> Gradient:
-    """Exact gradient of :func:`expected_squared_distance`.
-
-    Parameters
-    ----------
-    mean, log_var : float
-        Parameters of the 1-D Gaussian.
-    target : float
-        The point ``c`` in ``f(z) = (z - c)**2``.
+    """Exact gradient of :func:`expected_squared_distance` (same parameters).
 
     Returns
     -------
@@ -201,21 +192,13 @@ def pathwise_gradient(mean: float, log_var: float, target: float = 3.0, *,
 
     Parameters
     ----------
-    mean, log_var : float
-        Parameters of the 1-D Gaussian ``N(mean, exp(log_var))``.
-    target : float
-        The point ``c`` in ``f(z) = (z - c)**2``.
-    n_estimates : int
-        Number of independent estimates returned.
-    n_samples : int
-        Samples of ``z`` averaged in each estimate.
-    seed : int or None
-        Seed for ``numpy.random.default_rng``.
+    mean, log_var, target, n_estimates, n_samples, seed
+        As in :func:`score_function_gradient`.
 
     Returns
     -------
     Gradient
-        ``mean`` and ``log_var``: ndarrays of shape (n_estimates,), one estimate each.
+        As in :func:`score_function_gradient`.
     """
     mean, log_var, target = _gaussian_parameters(mean, log_var, target)
     eps = _standard_normal(n_estimates, n_samples, seed)

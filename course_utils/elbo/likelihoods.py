@@ -58,8 +58,8 @@ def _reduction_divisor(pixel_count: object, reduction: object) -> int:
     """The number the reconstruction term is divided by: ``pixel_count`` or 1."""
     pixel_count = check_positive_int(pixel_count, "pixel_count")
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"expected reduction to be one of {_REDUCTIONS}, got {reduction!r}, "
-                         "fix: 'mean' if the loss averages over pixels, 'sum' if it adds.")
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}. Pass "
+                         "'mean' if the loss averages over pixels, 'sum' if it adds.")
     return pixel_count if reduction == "mean" else 1
 
 
@@ -129,12 +129,8 @@ def implied_kl_weight(pixel_count: int, *, reduction: str = "mean",
 
     Parameters
     ----------
-    pixel_count : int
-        Number of pixels ``D`` of one image.
-    reduction : {"mean", "sum"}
-        How the reconstruction term is reduced over the pixels of an image.
-    reconstruction_weight, kl_weight : float
-        Positive factors in front of the two terms.
+    pixel_count, reduction, reconstruction_weight, kl_weight
+        As in :func:`implied_sigma_squared` (``reduction`` of the reconstruction term).
 
     Returns
     -------
@@ -168,9 +164,9 @@ def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float
     images = _images(images, "images")
     reconstructions = _images(reconstructions, "reconstructions", pixels=False)
     if images.shape != reconstructions.shape:
-        raise ValueError(f"expected images and reconstructions of the same shape, got "
-                         f"{images.shape} and {reconstructions.shape}, fix: reconstruct "
-                         f"the same batch.")
+        raise ValueError(f"images and reconstructions must have the same shape; got "
+                         f"{images.shape} and {reconstructions.shape}. Reconstruct the "
+                         "same batch.")
     return float(np.sqrt(np.mean((images - reconstructions) ** 2)))
 
 
@@ -225,8 +221,8 @@ def continuous_bernoulli_log_norm(logits: ArrayLike) -> np.ndarray:
     try:
         l_abs = np.abs(np.asarray(logits, dtype=np.float64))
     except (TypeError, ValueError) as error:
-        raise TypeError(f"expected logits to be a numeric array, got "
-                        f"{type(logits).__name__}, fix: pass a NumPy array.") from error
+        raise TypeError(f"logits must be a numeric array; got {type(logits).__name__}. "
+                        "Pass a NumPy array.") from error
     small = l_abs < 1e-3
     safe = np.where(small, 1.0, l_abs)
     # l / tanh(l/2) = 2 + l**2/6 - ..., so log C = log 2 + l**2/12 + O(l**4) near 0.

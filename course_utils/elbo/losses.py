@@ -32,9 +32,11 @@ __all__ = [
     "bernoulli_nll_from_logits",
     "gaussian_nll",
     "negative_elbo",
+    "LOG_2PI",
 ]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+#: ``log(2 pi)``, the constant of every Gaussian log-density in the course.
+LOG_2PI = math.log(2.0 * math.pi)
 
 #: A NumPy array, a backend tensor (eager or symbolic) or a Python number.
 TensorLike = Any
@@ -48,13 +50,13 @@ def _to_tensor(value: TensorLike, name: str) -> TensorLike:
     try:
         tensor = ops.convert_to_tensor(value)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a numeric array or tensor, got "
-                        f"{type(value).__name__}, fix: pass a NumPy array or a tensor "
-                        f"of floats.") from error
+        raise TypeError(f"{name} must be a numeric array or tensor; got "
+                        f"{type(value).__name__}. Pass a NumPy array or a tensor of "
+                        "floats.") from error
     dtype = keras.backend.standardize_dtype(tensor.dtype)
     if not (dtype.startswith(("float", "int", "uint", "bfloat")) or dtype == "bool"):
-        raise TypeError(f"expected {name} to hold real numbers, got dtype {dtype}, "
-                        f"fix: convert it with np.asarray(..., dtype='float32').")
+        raise TypeError(f"{name} must hold real numbers; got dtype {dtype}. Convert it "
+                        "with np.asarray(..., dtype='float32').")
     return tensor
 
 
@@ -86,9 +88,9 @@ def _static_shape(tensor: TensorLike, name: str) -> tuple:
     try:
         return tuple(None if d is None else int(d) for d in shape)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"expected {name} to have a known number of dimensions, got "
-                         f"unknown rank, fix: give the input a static rank (e.g. "
-                         f"keras.Input(shape=...)).") from error
+        raise ValueError(f"{name} must have a known number of dimensions; got unknown "
+                         "rank. Give the input a static rank (e.g. "
+                         "keras.Input(shape=...)).") from error
 
 
 def _same_shape(shape_a: tuple, shape_b: tuple) -> bool:
@@ -99,19 +101,19 @@ def _same_shape(shape_a: tuple, shape_b: tuple) -> bool:
 
 def _check_batch(shape: tuple, name: str, *, ndim: int | None = None) -> None:
     if ndim is not None and len(shape) != ndim:
-        raise ValueError(f"expected {name} of shape (batch, latent_dim), got shape {shape}, "
-                         f"fix: pass one row per example, e.g. x[None, :] for one example.")
+        raise ValueError(f"{name} must have shape (batch, latent_dim); got shape {shape}. "
+                         "Pass one row per example, e.g. x[None, :] for one example.")
     if len(shape) < 2:
-        raise ValueError(f"expected {name} of shape (batch, ...) with at least one axis "
-                         f"after the batch axis, got shape {shape}, fix: add a batch axis, "
-                         f"e.g. x[None, ...].")
+        raise ValueError(f"{name} must have shape (batch, ...) with at least one axis after "
+                         f"the batch axis; got shape {shape}. Add a batch axis, e.g. "
+                         "x[None, ...].")
 
 
 def _check_same_shape(shape_a: tuple, name_a: str, shape_b: tuple, name_b: str) -> None:
     if not _same_shape(shape_a, shape_b):
-        raise ValueError(f"expected {name_a} and {name_b} to have the same shape, got "
-                         f"{shape_a} and {shape_b}, fix: make the decoder/encoder output "
-                         f"match (reshape one of them).")
+        raise ValueError(f"{name_a} and {name_b} must have the same shape; got {shape_a} "
+                         f"and {shape_b}. Make the decoder/encoder output match (reshape "
+                         "one of them).")
 
 
 def _check_broadcastable(shape: tuple, name: str, target: tuple, target_name: str) -> None:
@@ -120,9 +122,9 @@ def _check_broadcastable(shape: tuple, name: str, target: tuple, target_name: st
         s is None or s == 1 or t is None or s == t
         for s, t in zip(reversed(shape), reversed(target), strict=False))
     if not fits:
-        raise ValueError(f"expected {name} to be a scalar or to broadcast to {target_name} "
-                         f"shape {target}, got shape {shape}, fix: use a scalar, a shape "
-                         f"(1, ...) or the shape of {target_name}.")
+        raise ValueError(f"{name} must be a scalar or broadcast to {target_name} shape "
+                         f"{target}; got shape {shape}. Use a scalar, a shape (1, ...) or "
+                         f"the shape of {target_name}.")
 
 
 def _sum_over_non_batch_axes(values: TensorLike, ndim: int) -> TensorLike:
@@ -256,7 +258,7 @@ def gaussian_nll(x: TensorLike, mean: TensorLike, log_sigma: TensorLike) -> Tens
     else:
         x, mean, log_sigma = _common_float(x, mean, log_sigma)
     squared_error = ops.square(x - mean)
-    per_pixel = 0.5 * squared_error * ops.exp(-2.0 * log_sigma) + log_sigma + _HALF_LOG_2PI
+    per_pixel = 0.5 * squared_error * ops.exp(-2.0 * log_sigma) + log_sigma + 0.5 * LOG_2PI
     return _sum_over_non_batch_axes(per_pixel, len(x_shape))
 
 
@@ -292,8 +294,8 @@ def negative_elbo(x: TensorLike, logits: TensorLike, z_mean: TensorLike,
     kl = kl_divergence_standard_normal(z_mean, z_log_var)
     batch_x, batch_z = reconstruction.shape[0], kl.shape[0]
     if batch_x is not None and batch_z is not None and batch_x != batch_z:
-        raise ValueError(f"expected x and z_mean to have the same batch size, got {batch_x} "
-                         f"and {batch_z}, fix: encode and decode the same batch.")
+        raise ValueError(f"x and z_mean must have the same batch size; got {batch_x} and "
+                         f"{batch_z}. Encode and decode the same batch.")
     reconstruction_loss = ops.mean(reconstruction)
     kl_loss = ops.mean(kl)
     reconstruction_loss, kl_loss = _common_float(reconstruction_loss, kl_loss)

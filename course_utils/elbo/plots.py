@@ -15,7 +15,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from course_utils._validation import check_curves, check_vector
+from course_utils._validation import (
+    check_curves,
+    check_positive_int,
+    check_real_number,
+    check_vector,
+)
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -25,16 +30,23 @@ __all__ = [
 ]
 
 
-def _finite(value: object, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"expected {name} to be a number, got {type(value).__name__}, "
-                        f"fix: pass a float.") from error
-    if not np.isfinite(number):
-        raise ValueError(f"expected {name} to be finite, got {number}, fix: pass a finite "
-                         f"number.")
-    return number
+def _number(value: object, name: str) -> float:
+    """``value`` (a number or a 0-d array) as a finite float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return check_real_number(value, name)
+
+
+def _curves_along(positions: np.ndarray, curves: object, name: str, per: str
+                  ) -> dict[str, np.ndarray]:
+    """``curves`` checked by ``check_curves``, each with one value per position."""
+    checked = check_curves(curves, name)
+    for label, values in checked.items():
+        if values.shape != positions.shape:
+            raise ValueError(f"{name}[{label!r}] must have one value per {per} "
+                             f"({len(positions)}); got {len(values)}. Evaluate it at every "
+                             f"{per}.")
+    return checked
 
 
 def plot_elbo_versus_mean(means: ArrayLike, elbos: Mapping[str, ArrayLike],
@@ -72,24 +84,15 @@ def plot_elbo_versus_mean(means: ArrayLike, elbos: Mapping[str, ArrayLike],
         not finite.
     """
     means = check_vector(means, "means", min_len=2)
-    if not isinstance(elbos, Mapping) or not elbos:
-        raise ValueError("expected elbos to be a non-empty dict of label -> ELBO values, "
-                         f"got {elbos!r}, fix: pass e.g. {{'q variance 1': values}}.")
-    curves = {str(label): check_vector(values, f"elbos[{label!r}]")
-              for label, values in elbos.items()}
-    for label, values in curves.items():
-        if values.shape != means.shape:
-            raise ValueError(f"expected elbos[{label!r}] to have one value per mean "
-                             f"({len(means)}), got {len(values)}, fix: evaluate the ELBO "
-                             f"at every entry of means.")
-    log_evidence = _finite(log_evidence, "log_evidence")
+    curves = _curves_along(means, elbos, "elbos", "mean")
+    log_evidence = _number(log_evidence, "log_evidence")
     figure, ax = figure_and_axes(ax, (6, 3.8))
     for label, values in curves.items():
         ax.plot(means, values, label=label)
     ax.axhline(log_evidence, color="black", linestyle="--", linewidth=1,
                label=r"$\log p(x)$")
     if best_mean is not None:
-        ax.axvline(_finite(best_mean, "best_mean"), color="grey", linestyle=":",
+        ax.axvline(_number(best_mean, "best_mean"), color="grey", linestyle=":",
                    linewidth=1, label="posterior mean")
     ax.set(xlabel=xlabel, ylabel="nats", title=title)
     ax.legend(fontsize=8, loc="lower center")
@@ -115,9 +118,8 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
     bins : int
         Number of bins, at least 2.
     ax : matplotlib Axes, optional
-        Axes to draw on; by default a new figure is made.
     xlabel, title : str
-        Axis label and title.
+        As in :func:`plot_elbo_versus_mean`.
 
     Returns
     -------
@@ -133,16 +135,12 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
         not finite, or ``bins`` < 2.
     """
     if not isinstance(estimates, Mapping) or not estimates:
-        raise ValueError("expected estimates to be a non-empty dict of label -> estimates, "
-                         f"got {estimates!r}, fix: pass e.g. {{'pathwise': values}}.")
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
-        raise TypeError(f"expected bins to be an int, got {type(bins).__name__}, fix: pass "
-                        f"e.g. bins=80.")
-    if bins < 2:
-        raise ValueError(f"expected bins >= 2, got {bins}, fix: pass e.g. bins=80.")
+        raise ValueError(f"estimates must be a non-empty dict of label -> estimates; got "
+                         f"{estimates!r}. Pass e.g. {{'pathwise': values}}.")
+    bins = check_positive_int(bins, "bins", minimum=2)
     samples = {str(label): check_vector(values, f"estimates[{label!r}]", min_len=2)
                for label, values in estimates.items()}
-    exact = _finite(exact, "exact")
+    exact = _number(exact, "exact")
     pooled = np.concatenate(list(samples.values()))
     low, high = np.quantile(pooled, [0.005, 0.995])
     low, high = min(low, exact), max(high, exact)
@@ -151,7 +149,7 @@ def plot_estimator_histograms(estimates: Mapping[str, ArrayLike], exact: float, 
     edges = np.linspace(low, high, int(bins) + 1)
     figure, ax = figure_and_axes(ax, (6, 3.8))
     for label, values in samples.items():
-        ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.45,
+        ax.hist(values, bins=edges.tolist(), density=True, histtype="stepfilled", alpha=0.45,
                 label=f"{label}: mean {values.mean():.3g}, variance {values.var(ddof=1):.3g}")
     ax.axvline(exact, color="black", linestyle="--", linewidth=1,
                label=f"exact gradient {exact:.3g}")
@@ -181,17 +179,13 @@ def plot_pixel_losses(predictions: ArrayLike, losses: Mapping[str, ArrayLike], *
     matplotlib.figure.Figure
     """
     predictions = check_vector(predictions, "predictions")
-    curves = check_curves(losses, "losses")
-    for label, values in curves.items():
-        if values.shape != predictions.shape:
-            raise ValueError(f"expected losses[{label!r}] to have one value per prediction "
-                             f"({len(predictions)}), got {len(values)}, fix: evaluate the "
-                             f"loss at every prediction.")
+    curves = _curves_along(predictions, losses, "losses", "prediction")
     figure, ax = figure_and_axes(ax, (6, 3.5))
     for label, values in curves.items():
         ax.plot(predictions, values, label=label)
     if target is not None:
-        ax.axvline(float(target), color="grey", linestyle=":", label=f"target {target:g}")
+        target = _number(target, "target")
+        ax.axvline(target, color="grey", linestyle=":", label=f"target {target:g}")
     ax.set(xlabel="predicted pixel value", ylabel="loss (nats)", title=title)
     ax.legend(fontsize=8)
     return figure

@@ -35,10 +35,9 @@ from course_utils._validation import (
     check_same_shape,
     rng_from_seed,
 )
+from course_utils.elbo.losses import LOG_2PI
 
 __all__ = ["LinearGaussianModel", "gaussian_kl", "diagonal_covariance"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def diagonal_covariance(log_var: ArrayLike) -> np.ndarray:
@@ -90,17 +89,17 @@ def gaussian_kl(mean_q: ArrayLike, cov_q: ArrayLike, mean_p: ArrayLike,
     names = ("mean_q", "mean_p", "cov_q", "cov_p")
     for array, name in zip(means + covs, names, strict=True):
         if array.shape[-1] != k:
-            raise ValueError(f"expected {name} to have last dimension {k} (the size of "
-                             f"mean_q), got shape {array.shape}, fix: use Gaussians of the "
-                             f"same dimension.")
+            raise ValueError(f"{name} must have last dimension {k} (the size of mean_q); "
+                             f"got shape {array.shape}. Use Gaussians of the same "
+                             "dimension.")
     try:
         batch = np.broadcast_shapes(*(m.shape[:-1] for m in means),
                                     *(c.shape[:-2] for c in covs))
     except ValueError as error:
-        raise ValueError(f"expected batch shapes that broadcast, got means "
+        raise ValueError(f"the batch shapes must broadcast; got means "
                          f"{[m.shape for m in means]} and covariances "
-                         f"{[c.shape for c in covs]}, fix: pass the same batch size or "
-                         f"unbatched arrays.") from error
+                         f"{[c.shape for c in covs]}. Pass the same batch size or "
+                         "unbatched arrays.") from error
     mean_q, mean_p = (np.broadcast_to(m, (*batch, k)) for m in means)
     cov_q, cov_p = (np.broadcast_to(c, (*batch, k, k)) for c in covs)
     diff = (mean_p - mean_q)[..., None]
@@ -110,24 +109,24 @@ def gaussian_kl(mean_q: ArrayLike, cov_q: ArrayLike, mean_p: ArrayLike,
     return 0.5 * (trace + quadratic - k + log_det_ratio)
 
 
-def _mean_vectors(value: object, name: str) -> np.ndarray:
+def _mean_vectors(value: ArrayLike, name: str) -> np.ndarray:
     return check_float_array(value, name, ndim=2 if np.ndim(value) == 2 else 1)
 
 
-def _covariances(value: object, name: str) -> np.ndarray:
+def _covariances(value: ArrayLike, name: str) -> np.ndarray:
     array = check_float_array(value, name, ndim=3 if np.ndim(value) == 3 else 2)
     if array.shape[-1] != array.shape[-2]:
-        raise ValueError(f"expected {name} to hold square matrices, got shape "
-                         f"{array.shape}, fix: pass shape (k, k) or (batch, k, k).")
+        raise ValueError(f"{name} must hold square matrices; got shape {array.shape}. "
+                         "Pass shape (k, k) or (batch, k, k).")
     if not np.allclose(array, np.swapaxes(array, -1, -2), rtol=1e-10, atol=1e-12):
-        raise ValueError(f"expected {name} to be symmetric, got a non-symmetric matrix, "
-                         f"fix: symmetrise it with 0.5 * (c + c.T).")
+        raise ValueError(f"{name} must be symmetric; got a non-symmetric matrix. "
+                         "Symmetrise it with 0.5 * (c + c.T).")
     try:
         np.linalg.cholesky(array)
     except np.linalg.LinAlgError as error:
-        raise ValueError(f"expected {name} to be positive definite, got a matrix with a "
-                         f"non-positive eigenvalue, fix: add a small multiple of the "
-                         f"identity.") from error
+        raise ValueError(f"{name} must be positive definite; got a matrix with a "
+                         "non-positive eigenvalue. Add a small multiple of the "
+                         "identity.") from error
     return array
 
 
@@ -165,13 +164,13 @@ class LinearGaussianModel:
         weights = check_float_array(self.weights, "weights", ndim=2).copy()
         bias = check_float_array(self.bias, "bias", ndim=1).copy()
         if bias.shape[0] != weights.shape[0]:
-            raise ValueError(f"expected bias of shape ({weights.shape[0]},) to match "
-                             f"weights of shape {weights.shape}, got shape {bias.shape}, "
-                             f"fix: give bias one entry per row of weights.")
+            raise ValueError(f"bias must have shape ({weights.shape[0]},) to match weights "
+                             f"of shape {weights.shape}; got shape {bias.shape}. Give bias "
+                             "one entry per row of weights.")
         noise_std = check_real_number(self.noise_std, "noise_std")
         if noise_std <= 0:
-            raise ValueError(f"expected noise_std > 0, got {noise_std}, fix: pass a "
-                             f"positive standard deviation such as 0.5.")
+            raise ValueError(f"noise_std must be > 0; got {noise_std}. Pass a positive "
+                             "standard deviation such as 0.5.")
         weights.setflags(write=False)
         bias.setflags(write=False)
         object.__setattr__(self, "weights", weights)
@@ -203,9 +202,9 @@ class LinearGaussianModel:
         data_dim = check_positive_int(data_dim, "data_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         if orthogonal and data_dim < latent_dim:
-            raise ValueError(f"expected data_dim >= latent_dim for orthogonal columns, got "
-                             f"data_dim={data_dim}, latent_dim={latent_dim}, fix: raise "
-                             f"data_dim or pass orthogonal=False.")
+            raise ValueError(f"data_dim must be >= latent_dim for orthogonal columns; got "
+                             f"data_dim={data_dim}, latent_dim={latent_dim}. Raise data_dim "
+                             "or pass orthogonal=False.")
         rng = rng_from_seed(seed)
         gaussian = rng.standard_normal((data_dim, latent_dim))
         if orthogonal:
@@ -276,7 +275,7 @@ class LinearGaussianModel:
         chol = np.linalg.cholesky(covariance)
         whitened = np.linalg.solve(chol, (x - mean).T)  # (data_dim, n)
         log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-        return -0.5 * (np.sum(whitened**2, axis=0) + log_det + self.data_dim * _LOG_2PI)
+        return -0.5 * (np.sum(whitened**2, axis=0) + log_det + self.data_dim * LOG_2PI)
 
     def posterior(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """The exact posterior ``p(z|x) = N(mean, covariance)``.
@@ -305,15 +304,12 @@ class LinearGaussianModel:
         """The exact posterior as a diagonal Gaussian ``q``: ``(mean, log_var)``.
 
         Only possible when the posterior covariance is diagonal (orthogonal columns of
-        ``W``, the default of :meth:`random`).
-
-        Parameters
-        ----------
-        x : array_like, shape (n, data_dim)
+        ``W``, the default of :meth:`random`). ``x`` is as in :meth:`posterior`.
 
         Returns
         -------
         mean : ndarray, shape (n, latent_dim)
+            As in :meth:`posterior`.
         log_var : ndarray, shape (n, latent_dim)
             The same row repeated for every example.
 
@@ -325,8 +321,8 @@ class LinearGaussianModel:
         mean, covariance = self.posterior(x)
         off_diagonal = covariance - np.diag(np.diag(covariance))
         if np.max(np.abs(off_diagonal)) > 1e-10 * np.max(np.abs(covariance)):
-            raise ValueError("expected a diagonal posterior covariance (W with orthogonal "
-                             "columns), got off-diagonal entries, fix: build the model with "
+            raise ValueError("the posterior covariance must be diagonal (W with orthogonal "
+                             "columns); got off-diagonal entries. Build the model with "
                              "LinearGaussianModel.random(..., orthogonal=True) or use "
                              "posterior() for the full covariance.")
         log_var = np.broadcast_to(np.log(np.diag(covariance)), mean.shape).copy()
@@ -350,13 +346,13 @@ class LinearGaussianModel:
         x = self._data(x)
         z = check_float_array(z, "z", ndim=3 if np.ndim(z) == 3 else 2)
         if z.shape[-2:] != (x.shape[0], self.latent_dim):
-            raise ValueError(f"expected z of shape (..., {x.shape[0]}, {self.latent_dim}), "
-                             f"got shape {z.shape}, fix: pass one code per row of x.")
+            raise ValueError(f"z must have shape (..., {x.shape[0]}, {self.latent_dim}); "
+                             f"got shape {z.shape}. Pass one code per row of x.")
         variance = self.noise_std**2
         residual = x - (z @ self.weights.T + self.bias)
         log_likelihood = -0.5 * (np.sum(residual**2, axis=-1) / variance
-                                 + self.data_dim * (_LOG_2PI + math.log(variance)))
-        log_prior = -0.5 * (np.sum(z**2, axis=-1) + self.latent_dim * _LOG_2PI)
+                                 + self.data_dim * (LOG_2PI + math.log(variance)))
+        log_prior = -0.5 * (np.sum(z**2, axis=-1) + self.latent_dim * LOG_2PI)
         return log_likelihood + log_prior
 
     def elbo(self, x: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike) -> np.ndarray:
@@ -381,7 +377,7 @@ class LinearGaussianModel:
         residual = x - (q_mean @ self.weights.T + self.bias)
         spread = q_var @ np.sum(self.weights**2, axis=0)  # tr(W diag(v) W^T)
         expected_log_likelihood = -0.5 * ((np.sum(residual**2, axis=-1) + spread) / variance
-                                          + self.data_dim * (_LOG_2PI + math.log(variance)))
+                                          + self.data_dim * (LOG_2PI + math.log(variance)))
         kl_to_prior = 0.5 * np.sum(q_mean**2 + q_var - 1.0 - q_log_var, axis=-1)
         return expected_log_likelihood - kl_to_prior
 
@@ -410,7 +406,7 @@ class LinearGaussianModel:
         n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
         eps = rng_from_seed(seed).standard_normal((n_samples, *q_mean.shape))
         z = q_mean + np.exp(0.5 * q_log_var) * eps
-        log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
+        log_q = -0.5 * np.sum(eps**2 + q_log_var + LOG_2PI, axis=-1)
         terms = self.log_joint(x, z) - log_q  # (n_samples, n)
         return terms.mean(axis=0), terms.std(axis=0, ddof=1) / math.sqrt(n_samples)
 
@@ -444,7 +440,7 @@ class LinearGaussianModel:
         eps = rng_from_seed(seed).standard_normal((x.shape[0], k, self.latent_dim))
         eps = eps.transpose(1, 0, 2)
         z = q_mean + np.exp(0.5 * q_log_var) * eps          # (k, n, latent_dim)
-        log_q = -0.5 * np.sum(eps**2 + q_log_var + _LOG_2PI, axis=-1)
+        log_q = -0.5 * np.sum(eps**2 + q_log_var + LOG_2PI, axis=-1)
         return (self.log_joint(x, z) - log_q).T
 
     def best_diagonal_q(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -486,15 +482,8 @@ class LinearGaussianModel:
         ``mean_j = w_j^T (x - b) / (sigma**2 + |w_j|**2)`` and
         ``var_j = sigma**2 / (sigma**2 + |w_j|**2)``: the exact posterior when the columns
         ``w_j`` of ``W`` are orthogonal, and a deliberately imperfect encoder otherwise
-        (it ignores how the columns overlap), so it has an amortisation gap.
-
-        Parameters
-        ----------
-        x : array_like, shape (n, data_dim)
-
-        Returns
-        -------
-        mean, log_var : ndarray, shape (n, latent_dim)
+        (it ignores how the columns overlap), so it has an amortisation gap. Its
+        argument and results are those of :meth:`best_diagonal_q`.
         """
         x = self._data(x)
         variance = self.noise_std**2
@@ -511,8 +500,8 @@ class LinearGaussianModel:
     def _data(self, x: object) -> np.ndarray:
         x = check_float_array(x, "x", ndim=2)
         if x.shape[1] != self.data_dim:
-            raise ValueError(f"expected x of shape (n, {self.data_dim}), got shape {x.shape}, "
-                             f"fix: pass rows of length data_dim={self.data_dim}.")
+            raise ValueError(f"x must have shape (n, {self.data_dim}); got shape {x.shape}. "
+                             f"Pass rows of length data_dim={self.data_dim}.")
         return x
 
     def _data_and_q(self, x: object, q_mean: object,
@@ -522,6 +511,6 @@ class LinearGaussianModel:
         q_log_var = check_float_array(q_log_var, "q_log_var", ndim=2)
         check_same_shape(q_mean, "q_mean", q_log_var, "q_log_var")
         if q_mean.shape != (x.shape[0], self.latent_dim):
-            raise ValueError(f"expected q_mean of shape ({x.shape[0]}, {self.latent_dim}), "
-                             f"got shape {q_mean.shape}, fix: pass one row per row of x.")
+            raise ValueError(f"q_mean must have shape ({x.shape[0]}, {self.latent_dim}); "
+                             f"got shape {q_mean.shape}. Pass one row per row of x.")
         return x, q_mean, q_log_var

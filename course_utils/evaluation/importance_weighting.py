@@ -16,8 +16,8 @@ Pure functions compute in float64 NumPy; all logarithms are natural (nats).
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
-import keras
 import numpy as np
 from keras import ops
 from numpy.typing import ArrayLike
@@ -28,7 +28,8 @@ from course_utils._validation import (
     check_positive_int,
     check_positive_number,
 )
-from course_utils.elbo.losses import gaussian_nll
+from course_utils.elbo.losses import LOG_2PI, TensorLike, gaussian_nll
+from course_utils.models.vae import VAE, as_model_images
 
 __all__ = [
     "importance_weighted_bound",
@@ -39,10 +40,8 @@ __all__ = [
     "scoring_log_sigma",
 ]
 
-_LOG_2PI = math.log(2.0 * math.pi)
 
-
-def scoring_log_sigma(sigma: object) -> float | None:
+def scoring_log_sigma(sigma: float | None) -> float | None:
     """``log(sigma)`` of the scoring Gaussian, or None for the VAE's own likelihood.
 
     Raises ``TypeError``/``ValueError`` unless ``sigma`` is None or a positive finite
@@ -53,8 +52,8 @@ def scoring_log_sigma(sigma: object) -> float | None:
     return math.log(check_positive_number(sigma, "sigma", example="0.1"))
 
 
-def scoring_nll(vae: keras.Model, images: object, logits: object, *,
-                log_sigma: float | None = None) -> object:
+def scoring_nll(vae: VAE, images: TensorLike, logits: TensorLike, *,
+                log_sigma: float | None = None) -> TensorLike:
     """``-log p(x|z)`` per image, under the VAE's own likelihood or one common Gaussian.
 
     The one place where the importance-weighted bounds of this module and of
@@ -82,7 +81,7 @@ def scoring_nll(vae: keras.Model, images: object, logits: object, *,
     return gaussian_nll(images, ops.sigmoid(logits), log_sigma)
 
 
-def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+def log_importance_weights(vae: VAE, images: ArrayLike, k: int = 100, *,
                            sigma: float | None = None, seed: int = 0,
                            chunk_rows: int = 8192) -> np.ndarray:
     """The ``k`` log importance weights of each image, the ingredients of ``L_k``.
@@ -119,14 +118,11 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
     numpy.ndarray of shape (n, k)
         ``log w`` in nats (float64).
     """
-    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
-                        f"build one with build_dense_vae or VAE(encoder, decoder).")
     k = check_positive_int(k, "k")
     seed = check_positive_int(seed, "seed", minimum=0)
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     log_sigma = scoring_log_sigma(sigma)
-    x_all = vae._as_images(images, "images")
+    x_all = as_model_images(vae, images, "images")
     rng = np.random.default_rng(seed)
     per_chunk = max(1, chunk_rows // k)
     weights = []
@@ -150,8 +146,8 @@ def log_importance_weights(vae: keras.Model, images: ArrayLike, k: int = 100, *,
             nll = scoring_nll(vae, x_rep, logits, log_sigma=log_sigma)
             log_w[rows] = -np.asarray(ops.convert_to_numpy(nll),
                                       dtype=np.float64).reshape(m, n)
-        log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)             # (k, n)
-        log_q = -0.5 * np.sum(eps**2 + z_log_var + _LOG_2PI, axis=-1)   # (k, n)
+        log_prior = -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)             # (k, n)
+        log_q = -0.5 * np.sum(eps**2 + z_log_var + LOG_2PI, axis=-1)   # (k, n)
         weights.append((log_w + log_prior - log_q).T)
     return np.concatenate(weights)
 
@@ -176,14 +172,14 @@ def log_mean_exp(values: ArrayLike, axis: int = -1) -> np.ndarray:
     """
     array = check_array(values, "values", dtype=np.float64, finite=True)
     if array.ndim == 0 or array.shape[axis] == 0:
-        raise ValueError(f"expected at least one value along axis {axis}, got shape "
-                         f"{array.shape}, fix: pass e.g. log weights of shape (n, k).")
+        raise ValueError(f"values must hold at least one value along axis {axis}; got shape "
+                         f"{array.shape}. Pass e.g. log weights of shape (n, k).")
     top = np.max(array, axis=axis, keepdims=True)
     result = top + np.log(np.mean(np.exp(array - top), axis=axis, keepdims=True))
     return np.squeeze(result, axis=axis)
 
 
-def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndarray]:
+def bounds_by_k(log_weights: ArrayLike, ks: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
     """``L_k`` for several ``k`` from one set of log weights, with standard errors.
 
     The ``K`` weights of an image are split into ``K // k`` disjoint blocks of ``k``;
@@ -213,26 +209,26 @@ def bounds_by_k(log_weights: ArrayLike, ks: object) -> tuple[np.ndarray, np.ndar
                         layout="(n, K): n images, K weights each", fix=DIVERGED_FIX)
     total = log_w.shape[1]
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
-        raise TypeError(f"expected ks to be a sequence of ints, got {type(ks).__name__}, "
-                        f"fix: pass e.g. (1, 10, 100).")
+        raise TypeError(f"ks must be a sequence of ints; got {type(ks).__name__}. Pass e.g. "
+                        "(1, 10, 100).")
     ks = [check_positive_int(k, "k") for k in ks]
     if not ks:
-        raise ValueError("expected at least one k, got an empty sequence, fix: pass e.g. (1,).")
-    bounds = []
+        raise ValueError("ks must hold at least one k; got an empty sequence. Pass e.g. (1,).")
+    rows = []
     for k in ks:
         if total % k:
-            raise ValueError(f"expected every k to divide the number of weights per image "
-                             f"({total}), got k={k}, fix: draw a multiple of {k} weights.")
+            raise ValueError(f"every k must divide the number of weights per image "
+                             f"({total}); got k={k}. Draw a multiple of {k} weights.")
         blocks = log_w.reshape(len(log_w), total // k, k)
-        bounds.append(log_mean_exp(blocks).mean(axis=1))
-    bounds = np.stack(bounds)
+        rows.append(log_mean_exp(blocks).mean(axis=1))
+    bounds = np.stack(rows)
     n = bounds.shape[1]
     errors = (bounds.std(axis=1, ddof=1) / math.sqrt(n) if n > 1
               else np.full(len(ks), np.nan))
     return bounds, errors
 
 
-def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100, *,
+def importance_weighted_bound(vae: VAE, images: ArrayLike, k: int = 100, *,
                               sigma: float | None = None, seed: int = 0,
                               chunk_rows: int = 8192) -> np.ndarray:
     """Importance-weighted lower bound on ``log p(x)`` of each image (Burda et al., 2015).
@@ -248,22 +244,8 @@ def importance_weighted_bound(vae: keras.Model, images: ArrayLike, k: int = 100,
 
     Parameters
     ----------
-    vae : course_utils.models.vae.VAE
-        A VAE (any likelihood).
-    images : array_like of shape (n, 28, 28, 1)
-        At least one image, finite pixel values in [0, 1] (the shape follows
-        ``vae.image_shape``); checked before anything runs.
-    k : int
-        Importance samples per image; k decoder passes per image.
-    sigma : float or None
-        None: the VAE's own likelihood (Bernoulli, or Gaussian with its sigma).
-        A positive number: score every model with the same kind of density, a
-        Gaussian ``N(x; sigmoid(logits), sigma**2 I)``, whatever it was trained with.
-    seed : int
-        Seed of the NumPy generator that draws the noise (same seed, same bound).
-    chunk_rows : int
-        At most this many decoder rows (images times ``k``) per call; the result does
-        not depend on it.
+    vae, images, k, sigma, seed, chunk_rows
+        As in :func:`log_importance_weights`; the same seed gives the same bound.
 
     Returns
     -------

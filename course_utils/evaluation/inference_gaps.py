@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from course_utils._validation import check_array, check_positive_int, check_positive_number
+from course_utils.elbo.losses import LOG_2PI
 from course_utils.evaluation.importance_weighting import (
     bounds_by_k,
     log_importance_weights,
@@ -40,6 +41,7 @@ from course_utils.evaluation.importance_weighting import (
     scoring_nll,
 )
 from course_utils.models.inference import batched_call
+from course_utils.models.vae import VAE, as_model_images
 from course_utils.plotting import figure_and_axes
 
 __all__ = [
@@ -53,16 +55,9 @@ __all__ = [
     "score_above_probability",
 ]
 
-_LOG_2PI = math.log(2.0 * math.pi)
 
-
-def _check_vae(vae: object) -> None:
-    if not hasattr(vae, "encoder") or not hasattr(vae, "reconstruction_nll"):
-        raise TypeError(f"expected a course_utils.models.vae.VAE, got {type(vae).__name__}, fix: "
-                        f"load one with load_pretrained or build one with build_dense_vae.")
-
-
-def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarray, np.ndarray]:
+def _q_arrays(vae: VAE, n: int, q_mean: ArrayLike,
+              q_log_var: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     layout = f"(n, latent_dim) = ({n}, {vae.latent_dim})"
     mean = check_array(q_mean, "q_mean", ndim=(2,), dtype=np.float64, finite=True,
                        layout=layout)
@@ -70,12 +65,12 @@ def _q_arrays(vae, n: int, q_mean: object, q_log_var: object) -> tuple[np.ndarra
                           layout=layout)
     for array, name in ((mean, "q_mean"), (log_var, "q_log_var")):
         if array.shape != (n, vae.latent_dim):
-            raise ValueError(f"expected {name} of shape {layout}, got {array.shape}, fix: "
-                             f"pass one row per image, one column per latent dimension.")
+            raise ValueError(f"{name} must have shape {layout}; got {array.shape}. Pass one "
+                             "row per image, one column per latent dimension.")
     return mean, log_var
 
 
-def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
+def log_weights_for_q(vae: VAE, images: ArrayLike, q_mean: ArrayLike, q_log_var: ArrayLike,
                       k: int, *, seed: int = 0, chunk_rows: int = 8192,
                       sigma: float | None = None,
                       widths: Sequence[float] = (1.0,)) -> np.ndarray:
@@ -119,12 +114,11 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
         In nats, float64. With ``widths=(1.0,)`` their row means estimate the ELBO of
         ``q``.
     """
-    _check_vae(vae)
     k = check_positive_int(k, "k")
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     log_sigma = scoring_log_sigma(sigma)
     scales = _widths(widths)
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     mean, log_var = _q_arrays(vae, len(x), q_mean, q_log_var)
     rng = np.random.default_rng(check_positive_int(seed, "seed", minimum=0))
     eps = rng.standard_normal((len(x), k, vae.latent_dim))
@@ -133,32 +127,32 @@ def log_weights_for_q(vae, images: ArrayLike, q_mean: ArrayLike, q_log_var: Arra
     z = mean[:, None, :] + np.exp(0.5 * log_var)[:, None, :] * eps     # (n, k, K)
     flat_z = z.reshape(-1, vae.latent_dim).astype(np.float32)
     flat_x = np.repeat(x, k, axis=0)
-    nll = batched_call(
+    nll = np.asarray(batched_call(
         lambda rows, codes: scoring_nll(vae, rows, vae.decoder(codes, training=False),
                                         log_sigma=log_sigma),
-        flat_x, flat_z, batch_size=chunk_rows).astype(np.float64)
-    log_prior = -0.5 * np.sum(z**2 + _LOG_2PI, axis=-1)
+        flat_x, flat_z, batch_size=chunk_rows), dtype=np.float64)
+    log_prior = -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
     # log q of the mixture: log of the mean over components of N(eps; 0, width**2 I).
     dims = vae.latent_dim
     log_components = np.stack([-0.5 * np.sum((eps / c) ** 2, axis=-1) - dims * math.log(c)
                                for c in scales])
     log_q = (log_mean_exp(log_components, axis=0)
-             - 0.5 * np.sum(log_var + _LOG_2PI, axis=-1)[:, None])
+             - 0.5 * np.sum(log_var + LOG_2PI, axis=-1)[:, None])
     return -nll.reshape(len(x), k) + log_prior - log_q
 
 
 def _widths(widths: object) -> np.ndarray:
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise TypeError(f"expected widths to be a sequence of positive numbers, got "
-                        f"{type(widths).__name__}, fix: pass e.g. (1.0, 2.0).")
+        raise TypeError(f"widths must be a sequence of positive numbers; got "
+                        f"{type(widths).__name__}. Pass e.g. (1.0, 2.0).")
     scales = [check_positive_number(w, "every width", example="2.0") for w in widths]
     if not scales:
-        raise ValueError("expected at least one width, got an empty sequence, fix: pass "
+        raise ValueError("widths must hold at least one width; got an empty sequence. Pass "
                          "e.g. (1.0,).")
     return np.asarray(scales, dtype=np.float64)
 
 
-def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
+def optimise_q(vae: VAE, images: ArrayLike, *, steps: int = 300, samples: int = 16,
                learning_rate: float = 0.02, seed: int = 0,
                sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best diagonal Gaussian ``q`` of each image, by gradient ascent on its ELBO.
@@ -193,12 +187,11 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
     import keras
     import tensorflow as tf
 
-    _check_vae(vae)
     steps = check_positive_int(steps, "steps")
     samples = check_positive_int(samples, "samples")
     learning_rate = check_positive_number(learning_rate, "learning_rate", example="0.05")
     log_sigma = scoring_log_sigma(sigma)
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     start_mean, start_log_var = vae.encode(x)
     mean = tf.Variable(np.asarray(start_mean, np.float32))
     log_var = tf.Variable(np.asarray(start_log_var, np.float32))
@@ -228,19 +221,22 @@ def optimise_q(vae, images: ArrayLike, *, steps: int = 300, samples: int = 16,
 
 
 def converged_k(ks: Sequence[int], bounds: ArrayLike, tolerance: float = 0.1) -> int | None:
-    """The first ``k`` of a ladder after which the bound climbs by less than ``tolerance``.
+    """The first ``k`` of a ladder from which the bound climbs by less than ``tolerance``.
 
-    ``bounds[j]`` is the mean ``L_k`` at ``ks[j]`` (increasing ``ks``). ``k = ks[j]``
-    counts as converged when the climb from it to the next rung, and to every later
-    rung, stays below ``tolerance`` nats. This only says the bound stopped moving within
-    the ladder: a lower bound can level off below ``log p(x)`` when ``q`` misses part of
-    the posterior.
+    The course's one convergence rule for importance-weighted bounds (lessons 05 and
+    08, ``make bench``). ``bounds[j]`` is ``L_k`` at ``ks[j]`` (increasing ``ks``):
+    either its mean over images, or one value per image as :func:`bounds_by_k`
+    returns them. ``k = ks[j]`` counts as converged when the climb from it to every
+    later rung stays below ``tolerance`` nats; with one value per image the climb is
+    its mean over the images plus twice its standard error. This only says the bound
+    stopped moving within the ladder: a lower bound can level off below ``log p(x)``
+    when ``q`` misses part of the posterior.
 
     Parameters
     ----------
     ks : sequence of int, increasing
-    bounds : array_like, shape (len(ks),)
-        Mean bound at each ``k``, in nats.
+    bounds : array_like, shape (len(ks),) or (len(ks), n)
+        Mean bound at each ``k``, or the bound of each of ``n >= 2`` images, in nats.
     tolerance : float
         In nats, positive.
 
@@ -248,21 +244,39 @@ def converged_k(ks: Sequence[int], bounds: ArrayLike, tolerance: float = 0.1) ->
     -------
     int or None
         None when even the second-to-last rung has not converged.
+
+    Raises
+    ------
+    TypeError
+        If a ``k`` is not a whole number or ``tolerance`` not a number.
+    ValueError
+        If ``ks`` is not increasing, the shapes do not match or ``tolerance <= 0``.
     """
     ks = [check_positive_int(k, "k") for k in ks]
-    values = check_array(bounds, "bounds", ndim=(1,), dtype=np.float64, finite=True)
+    values = check_array(bounds, "bounds", ndim=(1, 2), dtype=np.float64, finite=True,
+                         layout="(len(ks),) or (len(ks), n)")
     if len(ks) != len(values) or len(ks) < 2:
-        raise ValueError(f"expected at least two ks and one bound per k, got {len(ks)} ks "
-                         f"and {len(values)} bounds, fix: pass matching sequences.")
+        raise ValueError(f"ks and bounds must hold at least two rungs, one bound per k; got "
+                         f"{len(ks)} ks and {len(values)} bounds. Pass matching sequences.")
     if any(b <= a for a, b in zip(ks, ks[1:])):
-        raise ValueError(f"expected increasing ks, got {ks}, fix: sort them.")
-    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
-        raise ValueError(f"expected a positive tolerance in nats, got {tolerance!r}, fix: "
-                         f"pass e.g. 0.1.")
+        raise ValueError(f"ks must be increasing; got {ks}. Sort them.")
+    if values.ndim == 2 and values.shape[1] < 2:
+        raise ValueError(f"bounds must hold at least two images per k for a standard "
+                         f"error; got shape {values.shape}. Pass more images, or the mean "
+                         f"bound per k.")
+    tolerance = check_positive_number(tolerance, "tolerance", example="0.1")
     for j in range(len(ks) - 1):
-        if np.all(values[j + 1:] - values[j] < tolerance):
+        if all(_climb(values[j], values[m]) < tolerance for m in range(j + 1, len(ks))):
             return ks[j]
     return None
+
+
+def _climb(low: np.ndarray, high: np.ndarray) -> float:
+    """The climb from rung ``low`` to ``high``: with one value per image, mean + 2 s.e."""
+    rise = high - low
+    if rise.ndim == 0:
+        return float(rise)
+    return float(rise.mean() + 2 * (rise.std(ddof=1) / math.sqrt(len(rise))))
 
 
 def bits_per_dim(nats_per_image: ArrayLike, dims: int, *, levels: int | None = None) -> np.ndarray:
@@ -295,7 +309,7 @@ def bits_per_dim(nats_per_image: ArrayLike, dims: int, *, levels: int | None = N
     return (nll + offset) / (dims * math.log(2.0))
 
 
-def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 1000,
+def likelihood_row(name: str, vae: VAE, images: ArrayLike, *, data: str, k: int = 1000,
                    seed: int = 0) -> dict[str, object]:
     """One row of the lesson's comparison table, for any VAE (yours too).
 
@@ -323,11 +337,11 @@ def likelihood_row(name: str, vae, images: ArrayLike, *, data: str, k: int = 100
         (bits per dimension of ``nll_nats``, no dequantisation term).
     """
     if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"expected name to be a non-empty string, got {name!r}, fix: pass "
-                        f"e.g. 'my VAE'.")
+        raise TypeError(f"name must be a non-empty string; got {name!r}. Pass e.g. "
+                        "'my VAE'.")
     if not isinstance(data, str) or not data.strip():
-        raise TypeError(f"expected data to describe the images, got {data!r}, fix: pass "
-                        f"e.g. 'grey levels'.")
+        raise TypeError(f"data must be a non-empty string describing the images; got "
+                        f"{data!r}. Pass e.g. 'grey levels'.")
     log_w = log_importance_weights(vae, images, k, seed=seed)
     (elbo, bound), errors = bounds_by_k(log_w, (1, k))
     dims = int(np.prod(vae.image_shape))
@@ -356,15 +370,15 @@ def likelihood_table(rows: Sequence[Mapping[str, object]]) -> str:
     str
     """
     if isinstance(rows, Mapping) or not rows:
-        raise ValueError("expected a non-empty list of rows from likelihood_row, got "
-                         f"{rows!r}, fix: pass [likelihood_row(...), ...].")
+        raise ValueError(f"rows must be a non-empty list of rows from likelihood_row; got "
+                         f"{rows!r}. Pass [likelihood_row(...), ...].")
     lines = ["| " + " | ".join(title for _, title, _ in _COLUMNS) + " |",
              "|" + "---|" * len(_COLUMNS)]
     for row in rows:
         missing = [key for key, _, _ in _COLUMNS if key not in row]
         if missing:
-            raise ValueError(f"expected rows from likelihood_row, got one without "
-                             f"{missing}, fix: build rows with likelihood_row.")
+            raise ValueError(f"rows must come from likelihood_row; got one without "
+                             f"{missing}. Build rows with likelihood_row.")
         lines.append("| " + " | ".join(fmt.format(row[key]) for key, _, fmt in _COLUMNS)
                      + " |")
     return "\n".join(lines)
@@ -411,8 +425,8 @@ def plot_score_histograms(scores: Mapping[str, ArrayLike], *, ax: Axes | None = 
     matplotlib.figure.Figure
     """
     if not isinstance(scores, Mapping) or not scores:
-        raise ValueError(f"expected a non-empty dict of label -> scores, got {scores!r}, "
-                         f"fix: pass e.g. {{'MNIST': scores}}.")
+        raise ValueError(f"scores must be a non-empty dict of label -> scores; got "
+                         f"{scores!r}. Pass e.g. {{'MNIST': scores}}.")
     arrays = {str(label): check_array(values, f"scores[{label!r}]", ndim=(1,), min_len=1,
                                       dtype=np.float64, finite=True)
               for label, values in scores.items()}
@@ -420,7 +434,7 @@ def plot_score_histograms(scores: Mapping[str, ArrayLike], *, ax: Axes | None = 
     fig, ax = figure_and_axes(ax, figsize=(6, 3.5))
     edges = np.histogram_bin_edges(np.concatenate(list(arrays.values())), bins=bins)
     for label, values in arrays.items():
-        ax.hist(values, bins=edges, alpha=0.5, label=f"{label} (n={len(values)})")
+        ax.hist(values, bins=edges.tolist(), alpha=0.5, label=f"{label} (n={len(values)})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
     ax.set_title(title)

@@ -22,12 +22,13 @@ from numpy.typing import ArrayLike
 from course_utils._validation import check_array, check_positive_int
 from course_utils.latent.usage import active_units, kl_per_dimension
 from course_utils.models.inference import batched_call
+from course_utils.models.vae import VAE, as_model_images
 from course_utils.plotting import figure_and_axes
 
 __all__ = ["plot_rate_distortion", "rate_distortion_point"]
 
 
-def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int = 0,
+def rate_distortion_point(vae: VAE, images: ArrayLike, *, samples: int = 1, seed: int = 0,
                           batch_size: int = 256) -> dict:
     """Rate, distortion, KL per dimension and active units of ``vae`` on ``images``.
 
@@ -58,14 +59,10 @@ def rate_distortion_point(vae, images: ArrayLike, *, samples: int = 1, seed: int
     ValueError
         For images of the wrong shape or range, or a non-positive ``samples``.
     """
-    from course_utils.models.vae import VAE
-
-    if not isinstance(vae, VAE):
-        raise TypeError(f"vae must be a course_utils.models.vae.VAE; got {type(vae).__name__}.")
     samples = check_positive_int(samples, "samples")
     seed = check_positive_int(seed, "seed", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
-    x = vae._as_images(images, "images")
+    x = as_model_images(vae, images, "images")
     z_mean, z_log_var = vae.encode(x, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     distortion = np.zeros(len(x))
@@ -119,11 +116,11 @@ def plot_rate_distortion(rates: ArrayLike, distortions: ArrayLike,
                          f"{len(rate)} and {len(distortion)}. Pass the two lists of the same "
                          "sweep.")
     if np.any(rate < -1e-6):
-        raise ValueError(f"a rate is an average KL and cannot be negative; got "
+        raise ValueError(f"rates must be >= 0 (a rate is an average KL); got "
                          f"{rate.min():.4g}. Pass the KL terms, not the losses.")
     if labels is not None and len(labels) != len(rate):
         raise ValueError(f"labels must have one entry per model ({len(rate)}); got "
-                         f"{len(labels)}.")
+                         f"{len(labels)}. Pass one label per rate, or none.")
     figure, ax = figure_and_axes(ax, (5.5, 4))
     ax.plot(rate, distortion, "o-", color="C0", zorder=3)
     if labels is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import DIVERGED_FIX, check_images
 
 __all__ = ["reconstruction_mse"]
 
 
-def reconstruction_mse(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+def reconstruction_mse(images: ArrayLike, reconstructions: ArrayLike) -> np.ndarray:
     """Mean squared error per image, averaged over its pixels.
 
     Parameters
@@ -35,5 +36,6 @@ def reconstruction_mse(images: np.ndarray, reconstructions: np.ndarray) -> np.nd
                                    fix=DIVERGED_FIX)
     if images.shape != reconstructions.shape:
         raise ValueError(f"images and reconstructions must have the same shape; got "
-                         f"{images.shape} and {reconstructions.shape}.")
+                         f"{images.shape} and {reconstructions.shape}. Reconstruct the "
+                         "same batch.")
     return ((images - reconstructions) ** 2).reshape(len(images), -1).mean(axis=1)

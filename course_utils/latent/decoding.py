@@ -24,9 +24,10 @@ Typical use::
 from __future__ import annotations
 
 from statistics import NormalDist
-from typing import Callable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int
 
@@ -47,12 +48,12 @@ _METHODS = ("linear", "spherical")
 
 # --------------------------------------------------------------------------- checks
 
-def _check_quantile_range(quantile_range: object) -> tuple[float, float]:
+def _check_quantile_range(quantile_range: Iterable[float]) -> tuple[float, float]:
     try:
-        low, high = (float(q) for q in quantile_range)  # type: ignore[union-attr]
+        low, high = (float(q) for q in quantile_range)
     except (TypeError, ValueError) as error:
-        raise TypeError("quantile_range must be two probabilities (low, high) such as "
-                        f"(0.05, 0.95); got {quantile_range!r}.") from error
+        raise TypeError("quantile_range must be two probabilities (low, high); got "
+                        f"{quantile_range!r}. Pass e.g. (0.05, 0.95).") from error
     if not 0.0 < low < high < 1.0:
         raise ValueError("quantile_range must satisfy 0 < low < high < 1, because the "
                          "Normal quantiles of 0 and 1 are infinite; got "
@@ -71,13 +72,15 @@ def _check_code(z: object, name: str, latent_dim: int | None = None) -> np.ndarr
     if code.ndim == 2:
         if code.shape[0] != 1:
             raise ValueError(f"{name} must be ONE code, shape (latent_dim,) or "
-                             f"(1, latent_dim); got shape {code.shape}.")
+                             f"(1, latent_dim); got shape {code.shape}. Pass one row, "
+                             "e.g. z_mean[0].")
         code = code[0]
     if code.size == 0:
-        raise ValueError(f"{name} must hold at least one number; got an empty array.")
+        raise ValueError(f"{name} must hold at least one number; got an empty array. Pass one "
+                         "code, e.g. z_mean[0].")
     if latent_dim is not None and code.shape[0] != latent_dim:
         raise ValueError(f"{name} must have length {latent_dim} (the model's latent_dim); "
-                         f"got length {code.shape[0]}.")
+                         f"got length {code.shape[0]}. Pass a code of this model.")
     return code
 
 
@@ -98,7 +101,8 @@ def _model_decoder(model: object) -> tuple[Callable[[np.ndarray], np.ndarray], i
         shape = tuple(inputs[0].shape[1:]) if len(inputs) == 1 else ()
         if len(shape) != 1 or shape[0] is None:
             raise ValueError("a Keras decoder must take one input of shape (batch, "
-                             f"latent_dim); got input shapes {[tuple(t.shape) for t in inputs]}.")
+                             f"latent_dim); got input shapes {[tuple(t.shape) for t in inputs]}"
+                             ". Pass the VAE's decoder.")
         from course_utils.models.networks import last_activation
 
         outputs_probabilities = last_activation(model) == "sigmoid"
@@ -112,7 +116,7 @@ def _model_decoder(model: object) -> tuple[Callable[[np.ndarray], np.ndarray], i
         return decode_keras, int(shape[0])
     raise TypeError("model must be a VAE (anything with decode(z) and an integer "
                     "latent_dim) or a Keras decoder model; got "
-                    f"{type(model).__name__}.")
+                    f"{type(model).__name__}. Pass vae or vae.decoder.")
 
 
 def _as_images(decoded: object, n: int) -> np.ndarray:
@@ -121,13 +125,14 @@ def _as_images(decoded: object, n: int) -> np.ndarray:
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[0] != n:
-        raise ValueError(f"the model's decoder should return {n} greyscale images, shape "
+        raise ValueError(f"the model's decoder must return {n} greyscale images, shape "
                          f"({n}, height, width) or ({n}, height, width, 1); got shape "
-                         f"{images.shape}.")
+                         f"{images.shape}. Pass a decoder that outputs one image per "
+                         "code.")
     return images
 
 
-def decode_codes(model: object, codes: object) -> np.ndarray:
+def decode_codes(model: object, codes: ArrayLike) -> np.ndarray:
     """Decode many codes in one batched decoder call.
 
     Parameters
@@ -145,11 +150,11 @@ def decode_codes(model: object, codes: object) -> np.ndarray:
     codes = _check_codes(codes, "codes")
     if codes.shape[1] != latent_dim:
         raise ValueError(f"codes must have shape (n, {latent_dim}) for this model; got "
-                         f"shape {codes.shape}.")
+                         f"shape {codes.shape}. Pass codes of this model's latent_dim.")
     return _as_images(decode(codes), len(codes))
 
 
-def decode_point(model: object, z: object) -> np.ndarray:
+def decode_point(model: object, z: ArrayLike) -> np.ndarray:
     """Decode a single code: what the latent explorer shows for one slider setting.
 
     Parameters
@@ -253,7 +258,7 @@ def decode_grid(model: object, n: int, quantile_range: tuple[float, float] = (0.
                           f"got {dims!r}.") from error
     if first == second or max(first, second) >= latent_dim:
         raise ValueError(f"dims must be two different indices in 0..{latent_dim - 1}; "
-                         f"got {dims!r}.")
+                         f"got {dims!r}. Pass e.g. (0, 1).")
     codes = np.zeros((n * n, latent_dim), dtype=np.float32)
     if base is not None:
         codes[:] = _check_code(base, "base", latent_dim)
@@ -264,7 +269,7 @@ def decode_grid(model: object, n: int, quantile_range: tuple[float, float] = (0.
     return tile_images(images) if tile else images
 
 
-def tile_images(images: object) -> np.ndarray:
+def tile_images(images: ArrayLike) -> np.ndarray:
     """Join a grid of images ``(rows, cols, h, w)`` into one picture ``(rows*h, cols*w)``.
 
     Parameters
@@ -279,10 +284,11 @@ def tile_images(images: object) -> np.ndarray:
                        layout="(rows, cols, h, w) or (rows, cols, h, w, 1)")
     if grid.shape[1] == 0:
         raise ValueError(f"images must hold at least one column of images; got shape "
-                         f"{grid.shape}.")
+                         f"{grid.shape}. Pass a grid of shape (rows, columns, h, w).")
     if grid.ndim == 5:
         if grid.shape[-1] != 1:
-            raise ValueError(f"images must be greyscale; got shape {grid.shape}.")
+            raise ValueError(f"images must be greyscale; got shape {grid.shape}. Pass one "
+                         "channel.")
         grid = grid[..., 0]
     rows, cols, height, width = grid.shape
     return grid.transpose(0, 2, 1, 3).reshape(rows * height, cols * width)
@@ -290,7 +296,7 @@ def tile_images(images: object) -> np.ndarray:
 
 # -------------------------------------------------------------- interpolation
 
-def interpolate(z_a: object, z_b: object, steps: int, method: str = "linear") -> np.ndarray:
+def interpolate(z_a: ArrayLike, z_b: ArrayLike, steps: int, method: str = "linear") -> np.ndarray:
     """Codes on a path from ``z_a`` to ``z_b``, both ends included.
 
     Parameters
@@ -317,10 +323,11 @@ def interpolate(z_a: object, z_b: object, steps: int, method: str = "linear") ->
     b = _check_code(z_b, "z_b").astype(np.float64)
     if a.shape != b.shape:
         raise ValueError(f"z_a and z_b must have the same length; got {a.shape[0]} and "
-                         f"{b.shape[0]}.")
+                         f"{b.shape[0]}. Pass two codes of one model.")
     steps = check_positive_int(steps, "steps", minimum=2)
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+        raise ValueError(f"method must be one of {_METHODS}; got {method!r}. Pick one of "
+                         "them.")
     t = np.linspace(0.0, 1.0, steps)[:, None]
     path = (1.0 - t) * a + t * b
     if method == "spherical":
@@ -355,7 +362,7 @@ class PCAProjection(NamedTuple):
     explained_variance_ratio: np.ndarray
 
 
-def pca_2d(codes: object) -> PCAProjection:
+def pca_2d(codes: ArrayLike) -> PCAProjection:
     """Project codes onto their two principal directions (PCA via an SVD).
 
     Parameters
@@ -380,14 +387,14 @@ def pca_2d(codes: object) -> PCAProjection:
                        noun="code", layout="(n, d)", fix=DIVERGED_FIX)
     if data.shape[1] < 2:
         raise ValueError(f"codes must have at least 2 dimensions to project to 2-D; got "
-                         f"shape {data.shape}.")
+                         f"shape {data.shape}. Plot 1-D codes directly.")
     centred = data - data.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     variances = singular ** 2
     total = variances.sum()
     if total <= 0.0:
-        raise ValueError("codes have no variance (every code is the same), so there are "
-                         "no principal directions.")
+        raise ValueError("codes must vary to have principal directions; got codes that are "
+                         "all the same. Pass the codes of different images.")
     components = vt[:2]
     signs = np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])
     components = components * signs[:, None]

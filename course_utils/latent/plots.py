@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-def plot_decoded_grid(picture: object, axis_values: object, *, ax: Axes | None = None,
+def plot_decoded_grid(picture: ArrayLike, axis_values: ArrayLike, *, ax: Axes | None = None,
                       title: str = "Decoded grid", labels: tuple[str, str] = ("$z_1$", "$z_2$"),
                       max_ticks: int = 7) -> Figure:
     """Show a tiled grid of decoded images with the code of each column and row.
@@ -53,7 +53,8 @@ def plot_decoded_grid(picture: object, axis_values: object, *, ax: Axes | None =
     n = len(values)
     if picture.shape[0] % n or picture.shape[1] % n:
         raise ValueError(f"picture must be {n} x {n} tiles (one per axis value); got shape "
-                         f"{picture.shape}, which does not divide into {n} rows and columns.")
+                         f"{picture.shape}, which does not divide into {n} rows and "
+                         "columns. Pass the grid that decode_grid returned.")
     figure, ax = figure_and_axes(ax, (6, 6))
     height, width = picture.shape[0] // n, picture.shape[1] // n
     ax.imshow(picture, cmap="gray_r", vmin=0.0, vmax=1.0)
@@ -65,7 +66,7 @@ def plot_decoded_grid(picture: object, axis_values: object, *, ax: Axes | None =
     return figure
 
 
-def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, *,
+def plot_latent_scatter(codes: ArrayLike, labels: ArrayLike | None = None, *,
                         class_names: Sequence[str] | None = None,
                         extra_points: Mapping[str, np.ndarray] | None = None,
                         ax: Axes | None = None, title: str = "Codes of test images",
@@ -91,9 +92,10 @@ def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, *,
     if codes.shape[1] != 2:
         raise ValueError(f"codes must be 2-D points, shape (n, 2); got {codes.shape}. "
                          "Project higher-dimensional codes to 2-D first (e.g. with PCA).")
+    labels = None if labels is None else np.asarray(labels)
     if labels is not None and len(labels) != len(codes):
         raise ValueError(f"labels must have one entry per code ({len(codes)}); "
-                         f"got {len(labels)}.")
+                         f"got {len(labels)}. Pass the labels of the encoded images.")
     figure, ax = figure_and_axes(ax, (6, 5))
     if labels is None:
         ax.scatter(codes[:, 0], codes[:, 1], s=point_size, alpha=0.6, color="tab:blue")
@@ -138,8 +140,8 @@ def plot_kl_per_dimension(kl_by_model: Mapping[str, ArrayLike], *, sort: bool = 
     curves = check_curves(kl_by_model, "kl_by_model")
     sizes = {len(values) for values in curves.values()}
     if len(sizes) != 1:
-        raise ValueError(f"expected every model to have the same latent_dim, got sizes "
-                         f"{sorted(sizes)}, fix: compare models of one latent_dim.")
+        raise ValueError(f"every model must have the same latent_dim; got sizes "
+                         f"{sorted(sizes)}. Compare models of one latent_dim.")
     latent_dim = sizes.pop()
     figure, ax = figure_and_axes(ax, (7, 3.5))
     width = 0.8 / len(curves)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int, rng_from_seed
 
@@ -16,55 +17,58 @@ __all__ = [
 ]
 
 
-def _codes(codes: object, name: str = "codes", *, min_len: int = 2) -> np.ndarray:
+def _codes(codes: ArrayLike, name: str = "codes", *, min_len: int = 2) -> np.ndarray:
     """Finite codes ``(n, d)``, at least ``min_len`` of them."""
     return check_array(codes, name, ndim=2, min_len=min_len, noun="code", finite=True,
                        layout="(n, d)", fix=DIVERGED_FIX)
 
 
-def sample_box(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+def _draw_setup(codes: ArrayLike, n: int, seed: int | None
+                ) -> tuple[np.ndarray, int, np.random.Generator]:
+    """Checked ``codes`` (m >= 2 rows), ``n`` and a generator: what the samplers share."""
+    return _codes(codes), check_positive_int(n, "n"), rng_from_seed(seed)
+
+
+def sample_box(codes: ArrayLike, n: int, *, seed: int = 0) -> np.ndarray:
     """Draw ``n`` points uniformly from the bounding box of ``codes``.
 
     Parameters
     ----------
-    codes : numpy.ndarray of shape (m, d)
+    codes : array_like of shape (m, d)
+        At least two finite codes.
     n : int
+        Points to draw.
     seed : int
+        Seed of the NumPy generator.
 
     Returns
     -------
     numpy.ndarray of shape (n, d), float32
     """
-    codes = _codes(codes)
-    n = check_positive_int(n, "n")
-    rng = rng_from_seed(seed)
+    codes, n, rng = _draw_setup(codes, n, seed)
     low, high = codes.min(axis=0), codes.max(axis=0)
     return rng.uniform(low, high, size=(n, codes.shape[1])).astype(np.float32)
 
 
-def sample_fitted_gaussian(codes: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+def sample_fitted_gaussian(codes: ArrayLike, n: int, *, seed: int = 0) -> np.ndarray:
     """Draw ``n`` points from a Gaussian with the mean and covariance of ``codes``.
 
-    Returns
-    -------
-    numpy.ndarray of shape (n, d), float32
+    The parameters and the result are as in :func:`sample_box`.
     """
-    codes = _codes(codes)
-    n = check_positive_int(n, "n")
-    rng = rng_from_seed(seed)
+    codes, n, rng = _draw_setup(codes, n, seed)
     mean = codes.mean(axis=0)
     cov = np.atleast_2d(np.cov(codes, rowvar=False))
     return rng.multivariate_normal(mean, cov, size=n).astype(np.float32)
 
 
-def nearest_code_distance(points: np.ndarray, codes: np.ndarray,
+def nearest_code_distance(points: ArrayLike, codes: ArrayLike,
                           *, chunk: int = 1024) -> np.ndarray:
     """Euclidean distance from each point to its nearest code.
 
     Parameters
     ----------
-    points : numpy.ndarray of shape (n, d)
-    codes : numpy.ndarray of shape (m, d)
+    points : array_like of shape (n, d)
+    codes : array_like of shape (m, d)
     chunk : int
         Points handled at once, to bound memory at ``chunk * m`` distances.
 
@@ -76,7 +80,8 @@ def nearest_code_distance(points: np.ndarray, codes: np.ndarray,
     codes = _codes(codes, min_len=1)
     if points.shape[1] != codes.shape[1]:
         raise ValueError(f"points and codes must have the same dimension; got "
-                         f"{points.shape[1]} and {codes.shape[1]}.")
+                         f"{points.shape[1]} and {codes.shape[1]}. Pass points of the "
+                         "codes' space.")
     out = np.empty(len(points), dtype=np.float32)
     for start in range(0, len(points), chunk):
         block = points[start:start + chunk]
@@ -85,7 +90,7 @@ def nearest_code_distance(points: np.ndarray, codes: np.ndarray,
     return out
 
 
-def hole_fraction(points: np.ndarray, codes: np.ndarray, *, quantile: float = 0.99) -> float:
+def hole_fraction(points: ArrayLike, codes: ArrayLike, *, quantile: float = 0.99) -> float:
     """Fraction of ``points`` that fall in a hole of the code space.
 
     A point is in a hole when its nearest code is farther away than ``quantile`` of
@@ -100,7 +105,7 @@ def hole_fraction(points: np.ndarray, codes: np.ndarray, *, quantile: float = 0.
     codes = _codes(codes)
     points = _codes(points, "points", min_len=1)
     if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must be in (0, 1); got {quantile}.")
+        raise ValueError(f"quantile must be in (0, 1); got {quantile}. Pass e.g. 0.99.")
     half = len(codes) // 2
     reference = codes[half:]  # held apart so that no code is its own neighbour
     spacing = nearest_code_distance(codes[:half], reference)
@@ -121,7 +126,7 @@ def sample_prior(n: int, latent_dim: int, *, seed: int | None = 0) -> np.ndarray
     return rng.standard_normal((n, latent_dim)).astype(np.float32)
 
 
-def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
+def sample_aggregate_posterior(z_mean: ArrayLike, z_log_var: ArrayLike, n: int, *,
                                seed: int | None = 0) -> np.ndarray:
     """Draw ``n`` codes from the aggregate posterior ``q(z) = mean_i q(z | x_i)``.
 
@@ -145,7 +150,7 @@ def sample_aggregate_posterior(z_mean: object, z_log_var: object, n: int, *,
     log_var = _codes(z_log_var, "z_log_var", min_len=1)
     if mean.shape != log_var.shape:
         raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
-                         f"and {log_var.shape}.")
+                         f"and {log_var.shape}. Pass both outputs of one vae.encode(x).")
     n = check_positive_int(n, "n")
     rng = rng_from_seed(seed)
     chosen = rng.integers(0, len(mean), size=n)

@@ -48,9 +48,9 @@ def kl_per_dimension(z_mean: ArrayLike, z_log_var: ArrayLike) -> np.ndarray:
     mean = _codes(z_mean, "z_mean")
     log_var = _codes(z_log_var, "z_log_var")
     if mean.shape != log_var.shape:
-        raise ValueError(f"expected z_mean and z_log_var of the same shape, got "
-                         f"{mean.shape} and {log_var.shape}, fix: pass both encoder "
-                         f"outputs for the same images.")
+        raise ValueError(f"z_mean and z_log_var must have the same shape; got "
+                         f"{mean.shape} and {log_var.shape}. Pass both encoder "
+                         "outputs for the same images.")
     per_dim = 0.5 * (mean**2 + np.expm1(log_var) - log_var)
     return per_dim.mean(axis=0)
 
@@ -70,8 +70,8 @@ def latent_activity(z_mean: ArrayLike) -> np.ndarray:
     """
     mean = _codes(z_mean, "z_mean")
     if len(mean) < 2:
-        raise ValueError(f"expected at least 2 images to measure a variance, got "
-                         f"{len(mean)}, fix: encode more images.")
+        raise ValueError(f"z_mean must hold at least 2 images to measure a variance; got "
+                         f"{len(mean)}. Encode more images.")
     return mean.var(axis=0)
 
 
@@ -92,6 +92,6 @@ def active_units(z_mean: ArrayLike, threshold: float = ACTIVE_THRESHOLD) -> int:
     """
     threshold = float(threshold)
     if not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"expected threshold to be a finite number >= 0, got {threshold}, "
-                         f"fix: use 0.01.")
+        raise ValueError(f"threshold must be a finite number >= 0; got {threshold}. Use "
+                         "0.01.")
     return int(np.sum(latent_activity(z_mean) > threshold))

@@ -37,9 +37,10 @@ def _spatial(shape: Sequence[int | None], layer: keras.layers.Layer) -> int:
     """Product of the spatial dimensions (everything between batch and channels)."""
     dims = tuple(shape)[1:-1]
     if any(d is None for d in dims):
-        raise ValueError(f"layer {layer.name!r} has an unknown spatial size {tuple(shape)}; "
-                         "build the model from keras.Input(shape=...) with a fixed image size.")
-    return math.prod(dims)
+        raise ValueError(f"layer {layer.name!r} must have a known spatial size; got "
+                         f"{tuple(shape)}. Build the model from keras.Input(shape=...) with a "
+                         "fixed image size.")
+    return math.prod(d for d in dims if d is not None)
 
 
 def _layer_multiply_adds(layer: keras.layers.Layer) -> int:
@@ -57,9 +58,9 @@ def _layer_multiply_adds(layer: keras.layers.Layer) -> int:
         # A transposed convolution spreads every INPUT position over a k x k patch.
         return _spatial(layer.input.shape, layer) * per_position
     if layer.weights:
-        raise ValueError(f"multiply_adds does not know layer {layer.name!r} of type "
-                         f"{type(layer).__name__}, which has weights; it counts Dense, "
-                         "Conv2D and Conv2DTranspose layers and nested models.")
+        raise ValueError(f"a layer with weights must be Dense, Conv2D, Conv2DTranspose or a "
+                         f"nested model for multiply_adds; got layer {layer.name!r} of type "
+                         f"{type(layer).__name__}. Count that layer's work by hand.")
     return 0  # Flatten, Reshape, InputLayer, Sampling, activations: no weights, no products
 
 
@@ -93,7 +94,8 @@ def multiply_adds(model: keras.Model) -> int:
         If a layer with weights is of a type the count does not know.
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
+        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}. Pass a "
+                        "built Keras model.")
     return sum(_layer_multiply_adds(layer) for layer in model.layers)
 
 
@@ -103,7 +105,8 @@ def _finite_number(value: object, name: str) -> float:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}.") from None
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}. Pass a "
+                        "float.") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite; got {number}. A NaN loss usually means "
                          "training diverged.")
@@ -137,11 +140,13 @@ class RunResult:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise TypeError(f"name must be a non-empty string; got {self.name!r}.")
+            raise TypeError(f"name must be a non-empty string; got {self.name!r}. Pass e.g. "
+                            "'dense'.")
         for field_name in ("parameters", "multiply_adds"):
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{field_name} must be a whole number >= 0; got {value!r}.")
+                raise ValueError(f"{field_name} must be a whole number >= 0; got {value!r}. "
+                                 "Pass an int.")
         if isinstance(self.epoch_seconds, (str, bytes)) or \
                 not isinstance(self.epoch_seconds, Sequence):
             raise TypeError(f"epoch_seconds must be a sequence of seconds, one per epoch; got "
@@ -150,7 +155,7 @@ class RunResult:
         seconds = tuple(_finite_number(s, "each of epoch_seconds") for s in self.epoch_seconds)
         if not seconds or min(seconds) <= 0:
             raise ValueError(f"epoch_seconds must hold one positive time per epoch; got "
-                             f"{self.epoch_seconds!r}.")
+                             f"{self.epoch_seconds!r}. Pass history.epoch_seconds.")
         object.__setattr__(self, "epoch_seconds", seconds)
         if not isinstance(self.test_losses, Mapping):
             raise TypeError(f"test_losses must be a mapping of {list(LOSS_KEYS)} to numbers; "
@@ -158,8 +163,8 @@ class RunResult:
                             "vae.evaluate_nelbo(x_test) returns.")
         missing = [key for key in LOSS_KEYS if key not in self.test_losses]
         if missing:
-            raise ValueError(f"test_losses lacks {missing}; pass the dict that "
-                             "vae.evaluate_nelbo(x_test) returns.")
+            raise ValueError(f"test_losses must hold {missing}; got {sorted(self.test_losses)}. "
+                             "Pass the dict that vae.evaluate_nelbo(x_test) returns.")
         losses = {key: _finite_number(self.test_losses[key], f"test_losses[{key!r}]")
                   for key in LOSS_KEYS}
         object.__setattr__(self, "test_losses", losses)
@@ -206,8 +211,8 @@ class RunResult:
         """
         seconds = getattr(history, "epoch_seconds", None)
         if seconds is None:
-            raise TypeError("history has no epoch_seconds; train with "
-                            "course_utils.models.training.train_vae, which records them.")
+            raise TypeError("history must have epoch_seconds; got a History without them. Train "
+                            "with course_utils.models.training.train_vae, which records them.")
         return cls(name, int(model.count_params()), multiply_adds(model), tuple(seconds),
                    dict(test_losses))
 
@@ -280,14 +285,16 @@ def compare_runs(runs: Sequence[RunResult]) -> ComparisonTable:
                         "one run, pass [run].")
     runs = list(runs)
     if not runs:
-        raise ValueError("runs must hold at least one RunResult; got none.")
+        raise ValueError("runs must hold at least one RunResult; got none. Pass "
+                         "RunResult.from_training(...) results.")
     for run in runs:
         if not isinstance(run, RunResult):
             raise TypeError(f"each run must be a RunResult; got {type(run).__name__}. "
                             "Make one with RunResult.from_training(...).")
     names = [run.name for run in runs]
     if len(set(names)) != len(names):
-        raise ValueError(f"run names must differ, to tell the rows apart; got {names}.")
+        raise ValueError(f"run names must differ, to tell the rows apart; got {names}. "
+                         "Give each run its own name.")
     rows = tuple(
         (run.name, f"{run.parameters:,}", f"{run.multiply_adds:,}", str(run.epochs),
          f"{run.seconds_per_epoch:.2f}", f"{run.test_nelbo:.1f}",

@@ -8,17 +8,19 @@ avoids TensorFlow's retracing warnings.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import PIXEL_RANGE, check_array, check_positive_int
 
 __all__ = ["apply_model", "batched_call"]
 
 
-def apply_model(model: keras.Model, inputs: np.ndarray, *, batch_size: int = 1024):
+def apply_model(model: keras.Model, inputs: ArrayLike, *,
+                batch_size: int = 1024) -> np.ndarray | list[np.ndarray]:
     """Run ``model`` in inference mode on ``inputs``, ``batch_size`` rows at a time.
 
     Parameters
@@ -44,14 +46,15 @@ def apply_model(model: keras.Model, inputs: np.ndarray, *, batch_size: int = 102
         [0, 1], or rows of another shape than the model's input.
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
+        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}. Pass a "
+                        "built Keras model.")
     batch_size = check_positive_int(batch_size, "batch_size")
     inputs = _check_inputs(model, inputs)
     return batched_call(lambda rows: model(rows, training=False), inputs,
                         batch_size=batch_size)
 
 
-def batched_call(function: Callable[..., object], *arrays: np.ndarray,
+def batched_call(function: Callable[..., Any], *arrays: np.ndarray,
                  batch_size: int) -> np.ndarray | list[np.ndarray]:
     """Call ``function`` on ``batch_size`` rows of every array at a time; join the results.
 
@@ -75,13 +78,14 @@ def batched_call(function: Callable[..., object], *arrays: np.ndarray,
     batch_size = check_positive_int(batch_size, "batch_size")
     rows = {len(array) for array in arrays}
     if len(rows) != 1 or 0 in rows:
-        raise ValueError(f"expected arrays with the same number of rows (at least 1), got "
-                         f"{sorted(rows)}, fix: pass one row per example in every array.")
+        raise ValueError(f"the arrays must have the same number of rows (at least 1); got "
+                         f"{sorted(rows)}. Pass one row per example in every array.")
     chunks = [function(*(array[start:start + batch_size] for array in arrays))
               for start in range(0, len(arrays[0]), batch_size)]
-    if isinstance(chunks[0], (list, tuple)):
+    first = chunks[0]
+    if isinstance(first, (list, tuple)):
         return [np.concatenate([keras.ops.convert_to_numpy(chunk[i]) for chunk in chunks])
-                for i in range(len(chunks[0]))]
+                for i in range(len(first))]
     return np.concatenate([keras.ops.convert_to_numpy(chunk) for chunk in chunks])
 
 

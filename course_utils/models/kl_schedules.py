@@ -14,25 +14,18 @@ autoencoder, and raises the weight linearly to 1, the ELBO::
 
 from __future__ import annotations
 
-import math
-from numbers import Real
 from typing import Callable
 
 import keras
-import numpy as np
 
 from course_utils._validation import check_positive_int
+from course_utils.models.vae import VAE, _check_non_negative
 
 __all__ = ["KLSchedule", "KLWarmUp", "linear_warmup"]
 
 
 def _weight(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number >= 0; got {type(value).__name__} "
-                        f"{value!r}.")
-    if not math.isfinite(float(value)) or float(value) < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
-    return float(value)
+    return _check_non_negative(value, name, "e.g. 0.0 for an autoencoder, 1.0 for the ELBO")
 
 
 def linear_warmup(epoch: int, warmup_epochs: int, start: float = 0.0,
@@ -90,21 +83,21 @@ class KLSchedule(keras.callbacks.Callback):
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"schedule must be a function of the epoch returning the KL "
-                            f"weight, e.g. lambda epoch: min(1.0, epoch / 10); got "
-                            f"{type(schedule).__name__}.")
+                            f"weight; got {type(schedule).__name__}. Pass e.g. "
+                            "lambda epoch: min(1.0, epoch / 10).")
         self.schedule = schedule
         self.values: list[float] = []
 
     def on_train_begin(self, logs=None) -> None:
-        from course_utils.models.vae import VAE
-
         if not isinstance(self.model, VAE):
-            raise TypeError(f"KLSchedule sets the kl_weight of a course_utils.models.vae.VAE; got "
-                            f"a {type(self.model).__name__}.")
+            raise TypeError(f"the model a KLSchedule trains must be a "
+                            f"course_utils.models.vae.VAE; got a {type(self.model).__name__}. "
+                            "Use it with train_vae(vae, ..., callbacks=[schedule]).")
         if not self.model.tracks_rate:
-            raise ValueError("KLSchedule needs a VAE built with a KL weight, so that it logs "
-                             "the rate besides the weighted KL; got one built as a plain "
-                             "ELBO. Build it with e.g. build_dense_vae(..., kl_weight=0.0).")
+            raise ValueError("the VAE a KLSchedule trains must be built with a KL weight, so "
+                             "that it logs the rate besides the weighted KL; got one built as "
+                             "a plain ELBO. Build it with e.g. build_dense_vae(..., "
+                             "kl_weight=0.0).")
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         value = _weight(self.schedule(epoch), f"schedule({epoch})")

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
@@ -54,19 +56,20 @@ class Sampling(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Any]) -> Any:
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise TypeError("Sampling expects a list [z_mean, z_log_var]; got "
+            raise TypeError("Sampling's input must be a list [z_mean, z_log_var]; got "
                             f"{type(inputs).__name__}. Call it as Sampling()([z_mean, z_log_var]).")
         z_mean, z_log_var = inputs
         eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype,
                                   seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Sequence[int | None]]
+                             ) -> tuple[int | None, ...]:
         z_mean_shape, z_log_var_shape = input_shape
         if tuple(z_mean_shape) != tuple(z_log_var_shape):
-            raise ValueError("Sampling expects z_mean and z_log_var of the same shape; got "
+            raise ValueError("Sampling's z_mean and z_log_var must have the same shape; got "
                              f"{tuple(z_mean_shape)} and {tuple(z_log_var_shape)}. Give the "
                              "encoder two Dense heads of the same width.")
         return tuple(z_mean_shape)

@@ -87,7 +87,8 @@ def build_dense_decoder(latent_dim: int = 2, hidden=(256, 512), *,
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     hidden = check_int_sequence(hidden, "hidden")
     if output not in _DECODER_OUTPUTS:
-        raise ValueError(f"output must be one of {_DECODER_OUTPUTS}; got {output!r}.")
+        raise ValueError(f"output must be one of {_DECODER_OUTPUTS}; got {output!r}. Use "
+                         "'logits' for a VAE.")
     inputs = keras.Input(shape=(latent_dim,), name="z")
     x = inputs
     for i, width in enumerate(hidden):
@@ -150,7 +151,8 @@ def build_conv_decoder(latent_dim: int = 2, *, output: str = "logits") -> keras.
     """
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     if output not in _DECODER_OUTPUTS:
-        raise ValueError(f"output must be one of {_DECODER_OUTPUTS}; got {output!r}.")
+        raise ValueError(f"output must be one of {_DECODER_OUTPUTS}; got {output!r}. Use "
+                         "'logits' for a VAE.")
     inputs = keras.Input(shape=(latent_dim,), name="z")
     x = layers.Dense(7 * 7 * 64, activation="relu", name="dense")(inputs)
     x = layers.Reshape((7, 7, 64), name="reshape")(x)

@@ -26,11 +26,14 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from course_utils.data.files import DataFileError, sha256_of_file
+
+if TYPE_CHECKING:
+    from course_utils.models.vae import VAE
 
 __all__ = [
     "MODELS_DIR",
@@ -105,10 +108,10 @@ PRETRAINED: dict[str, PretrainedModel] = {
 def _entry(name: object) -> PretrainedModel:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, one of {sorted(PRETRAINED)}; got "
-                        f"{type(name).__name__}.")
+                        f"{type(name).__name__}. Pass one of those names.")
     if name not in PRETRAINED:
-        raise ValueError(f"no shipped model is called {name!r}; the shipped models are "
-                         f"{sorted(PRETRAINED)}.")
+        raise ValueError(f"name must be one of the shipped models {sorted(PRETRAINED)}; got "
+                         f"{name!r}. Pass one of those names.")
     return PRETRAINED[name]
 
 
@@ -121,26 +124,30 @@ def _read_verified(entry: PretrainedModel, path: Path) -> tuple[dict[str, Any],
                                                                  dict[str, np.ndarray]]:
     """Check ``path`` against the registry's SHA-256 and return (config, weights)."""
     if not path.is_file():
-        raise DataFileError(f"Model file {path} of the shipped model {entry.name!r} is "
-                            "missing. Reinstall the package (pip install -e .), or run "
-                            "tools/train_shipped_models.py to rebuild it.")
+        raise DataFileError(f"Model file {path} of the shipped model {entry.name!r} must "
+                            "exist; got no file there (it is missing). Reinstall the package "
+                            "(pip install -e .), or run tools/train_shipped_models.py to "
+                            "rebuild it.")
     actual = sha256_of_file(path)
     if actual != entry.sha256:
-        raise DataFileError(f"Model file {path} has the wrong content: its SHA-256 is "
-                            f"{actual}, expected {entry.sha256} for {entry.name!r}. It is "
-                            "corrupted or from another version; reinstall the package or "
-                            "rebuild it with tools/train_shipped_models.py.")
+        raise DataFileError(f"Model file {path} must have the SHA-256 {entry.sha256} of "
+                            f"{entry.name!r}; got {actual}, so it is corrupted or from "
+                            "another version. Reinstall the package or rebuild it with "
+                            "tools/train_shipped_models.py.")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: np.asarray(archive[key]) for key in archive.files}
         config = json.loads(arrays.pop(CONFIG_KEY).tobytes().decode("utf-8"))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataFileError(f"Model file {path} cannot be read ({type(error).__name__}: "
-                            f"{error}), although its checksum matches; the registry and "
-                            "the file disagree about the format.") from error
+        raise DataFileError(f"Model file {path} must be an npz archive with a JSON "
+                            f"config; got {type(error).__name__}: {error}, although its "
+                            "checksum matches the registry. Rebuild it with "
+                            "tools/train_shipped_models.py.") from error
     if config.get("format") != FORMAT_VERSION:
-        raise DataFileError(f"Model file {path} has format {config.get('format')!r}; this "
-                            f"version of course_utils reads format {FORMAT_VERSION}.")
+        raise DataFileError(f"Model file {path} must have format {FORMAT_VERSION}, the one "
+                            f"this version of course_utils reads; got format "
+                            f"{config.get('format')!r}. Install the course_utils version "
+                            "that wrote it, or rebuild it with tools/train_shipped_models.py.")
     return config, arrays
 
 
@@ -174,7 +181,8 @@ def build_from_config(config: dict[str, Any], *, seed: int | None = 0):
 
     builder = config["builder"]
     if builder not in _BUILDERS:
-        raise ValueError(f"builder must be one of {_BUILDERS}; got {builder!r}.")
+        raise ValueError(f"builder must be one of {_BUILDERS}; got {builder!r}. Fix the "
+                         "model's entry.")
     if builder == "dense":
         return build_dense_vae(config["latent_dim"], hidden=tuple(config["hidden"]), seed=seed)
     return build_conv_vae(config["latent_dim"], seed=seed)
@@ -192,16 +200,19 @@ def assign_weights(vae, arrays: dict[str, np.ndarray], path: Path | str = "<memo
     variables = {f"{part}/{variable.path}": variable
                  for part in ("encoder", "decoder") for variable in getattr(vae, part).weights}
     if set(variables) != set(arrays):
-        raise DataFileError(f"Model file {path} holds weights {sorted(arrays)}, but the model "
-                            f"it describes has {sorted(variables)}.")
+        raise DataFileError(f"Model file {path} must hold the weights {sorted(variables)} "
+                            f"of the model it describes; got {sorted(arrays)}. Rebuild it "
+                            "with tools/train_shipped_models.py.")
     for key, variable in variables.items():
         if tuple(arrays[key].shape) != tuple(variable.shape):
-            raise DataFileError(f"Model file {path}: weight {key} has shape "
-                                f"{arrays[key].shape}, expected {tuple(variable.shape)}.")
+            raise DataFileError(f"Model file {path}: weight {key} must have shape "
+                                f"{tuple(variable.shape)}; got {arrays[key].shape}. Rebuild "
+                                "it with tools/train_shipped_models.py.")
         variable.assign(arrays[key].astype(np.float32))
 
 
-def load_pretrained(name: str, *, path: str | Path | None = None, compile: bool = True):
+def load_pretrained(name: str, *, path: str | Path | None = None,
+                    compile: bool = True) -> VAE:
     """Load a shipped VAE, after checking its file's SHA-256.
 
     Parameters

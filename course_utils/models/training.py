@@ -7,6 +7,7 @@ import time
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils._validation import check_images, check_positive_int, check_positive_number
 
@@ -89,18 +90,20 @@ def _check_validation_split(validation_split: object, n: int, *, used: bool = Tr
     both sides of the split of ``n`` images."""
     if isinstance(validation_split, bool) or not isinstance(
             validation_split, (int, float, np.integer, np.floating)):
-        raise TypeError(f"validation_split must be a number in [0, 1) such as 0.1; got "
-                        f"{type(validation_split).__name__} {validation_split!r}.")
+        raise TypeError(f"validation_split must be a number in [0, 1); got "
+                        f"{type(validation_split).__name__} {validation_split!r}. Pass e.g. "
+                        "0.1.")
     split = float(validation_split)
     if not 0.0 <= split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), the fraction of images held "
                          f"out; got {validation_split}. Use e.g. 0.1, or 0 for none.")
     n_train = math.floor(n * (1.0 - split))  # as Keras splits
     if used and split > 0 and not 0 < n_train < n:
-        raise ValueError(f"validation_split={validation_split} of {n} image"
-                         f"{'' if n == 1 else 's'} leaves {n_train} for training and "
-                         f"{n - n_train} for validation; each needs at least one. Pass more "
-                         "images, or validation_split=0.")
+        raise ValueError(f"validation_split must leave at least one image on each side; got "
+                         f"validation_split={validation_split} of {n} image"
+                         f"{'' if n == 1 else 's'}, which leaves {n_train} for training and "
+                         f"{n - n_train} for validation. Pass more images, or "
+                         "validation_split=0.")
     return split
 
 
@@ -109,7 +112,8 @@ def _check_fit_arguments(model: object, x_train: object, epochs: object, batch_s
                          split_used: bool = True) -> np.ndarray:
     """Check every argument before anything touches the model; return the images."""
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
+        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}. Pass a "
+                        "built Keras model.")
     images = _training_images(model, x_train, "x_train")
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
@@ -124,12 +128,12 @@ def _check_callbacks(callbacks: object) -> list:
         return []
     if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(
             callbacks, (list, tuple)):
-        raise TypeError(f"callbacks must be a list of keras callbacks, e.g. "
-                        f"[KLWarmUp(10)]; got {type(callbacks).__name__}.")
+        raise TypeError(f"callbacks must be a list of keras callbacks; got "
+                        f"{type(callbacks).__name__}. Pass e.g. [KLWarmUp(10)].")
     for callback in callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
             raise TypeError(f"callbacks must hold keras.callbacks.Callback objects; got a "
-                            f"{type(callback).__name__}.")
+                            f"{type(callback).__name__}. Pass e.g. [KLWarmUp(10)].")
     return list(callbacks)
 
 
@@ -145,16 +149,10 @@ def _fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, 
     return history
 
 
-def train_autoencoder(
-    autoencoder: keras.Model,
-    x_train: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    validation_split: float = 0.1,
-    learning_rate: float = 1e-3,
-    verbose: int | str = 2,
-) -> keras.callbacks.History:
+def train_autoencoder(autoencoder: keras.Model, x_train: ArrayLike, *, epochs: int,
+                      batch_size: int = 128, validation_split: float = 0.1,
+                      learning_rate: float = 1e-3,
+                      verbose: int | str = 2) -> keras.callbacks.History:
     """Compile ``autoencoder`` with Adam and per-pixel MSE, then fit it to reproduce its input.
 
     Parameters
@@ -191,18 +189,11 @@ def train_autoencoder(
                 validation_split=validation_split, validation_data=None, verbose=verbose)
 
 
-def train_vae(
-    vae: keras.Model,
-    x_train: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    validation_split: float = 0.1,
-    validation_data: np.ndarray | None = None,
-    learning_rate: float = 1e-3,
-    verbose: int | str = 2,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-) -> keras.callbacks.History:
+def train_vae(vae: keras.Model, x_train: ArrayLike, *, epochs: int, batch_size: int = 128,
+              validation_split: float = 0.1, validation_data: ArrayLike | None = None,
+              learning_rate: float = 1e-3, verbose: int | str = 2,
+              callbacks: list[keras.callbacks.Callback] | None = None
+              ) -> keras.callbacks.History:
     """Fit a :class:`~course_utils.models.vae.VAE` on images (no targets: it reconstructs them).
 
     The VAE is compiled with Adam at ``learning_rate`` unless it already has an

@@ -41,11 +41,13 @@ import contextlib
 import logging
 import math
 from numbers import Real
+from typing import Any, Callable, Iterator, TypeGuard, cast
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from numpy.typing import ArrayLike
 
 from course_utils._validation import (
     DIVERGED_FIX,
@@ -55,6 +57,7 @@ from course_utils._validation import (
     check_positive_int,
 )
 from course_utils.elbo.losses import (
+    TensorLike,
     bernoulli_nll_from_logits,
     gaussian_nll,
     kl_divergence_standard_normal,
@@ -71,8 +74,8 @@ from course_utils.models.networks import (
     last_activation,
 )
 
-__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "build_conv_vae", "build_dense_vae",
-           "free_bits_kl"]
+__all__ = ["LIKELIHOODS", "REDUCTIONS", "VAE", "as_model_images", "build_conv_vae",
+           "build_dense_vae", "free_bits_kl"]
 
 LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
 #: What a VAE with a KL weight or free bits logs besides: the plain average KL.
@@ -193,6 +196,9 @@ class VAE(keras.Model):
       code), so a refused call changes nothing and the model stays usable.
     """
 
+    #: Set by keras.Model; declared for the type checker (None until resolved).
+    _jit_compile: bool | None
+
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *,
                  likelihood: str = "bernoulli", sigma: float | str | None = None,
                  reduction: str = "sum", initial_sigma: float | None = None,
@@ -205,16 +211,11 @@ class VAE(keras.Model):
                                         "4.0 for a beta-VAE")
         free_bits = _check_non_negative(free_bits, "free_bits", "0.0 for none, e.g. 0.25")
         super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.seed = seed
-        self.image_shape = image_shape
-        self.latent_dim = latent_dim
-        self.likelihood = likelihood
-        self.reduction = reduction
-        self._sigma_option = sigma
-        self._initial_sigma = initial_sigma
+        self.encoder, self.decoder, self.seed = encoder, decoder, seed
+        self.image_shape, self.latent_dim = image_shape, latent_dim
         self.pixel_count = math.prod(image_shape)
+        self.likelihood, self.reduction = likelihood, reduction
+        self._sigma_option, self._initial_sigma = sigma, initial_sigma
         self.sampling = Sampling(seed=seed, name="sampling")
         self._decode_function = None  # built by _traced_decode on first use
         self.log_sigma = None
@@ -256,7 +257,7 @@ class VAE(keras.Model):
     def kl_weight(self, value: float) -> None:
         value = _check_non_negative(value, "kl_weight", "1.0 for the ELBO")
         if not self.tracks_rate and value != 1.0:
-            raise ValueError(f"kl_weight can change only on a VAE built with a KL weight or "
+            raise ValueError(f"kl_weight must be set only on a VAE built with a KL weight or "
                              f"free bits (which logs the rate besides the weighted KL); got "
                              f"kl_weight={value} for a VAE built as a plain ELBO. Build it "
                              f"with VAE(..., kl_weight={value}) or "
@@ -352,7 +353,7 @@ class VAE(keras.Model):
             self._jit_compile = True
             self.train_function = None  # traced again, with XLA
 
-    def make_test_function(self, force: bool = False):
+    def make_test_function(self, force: bool = False) -> Callable[..., Any]:
         # Evaluation is a forward pass: XLA saves little there and would compile the
         # step once more per batch shape (validation batches and the last one).
         jit_compile, self._jit_compile = self._jit_compile, False
@@ -368,13 +369,13 @@ class VAE(keras.Model):
                     self.kl_loss_tracker]
         return trackers + ([self.rate_tracker] if self.rate_tracker is not None else [])
 
-    def call(self, inputs, training: bool | None = None):
+    def call(self, inputs: TensorLike, training: bool | None = None) -> TensorLike:
         z_mean, _ = self.encoder(inputs, training=training)
         return self.decoder(z_mean, training=training)
 
     # ------------------------------------------------------------------ training
 
-    def reconstruction_nll(self, x, logits):
+    def reconstruction_nll(self, x: TensorLike, logits: TensorLike) -> TensorLike:
         """``-log p(x|z)`` of each image under this VAE's likelihood, summed over pixels.
 
         The ``reduction`` option is not applied: this is the model's log-likelihood,
@@ -395,7 +396,7 @@ class VAE(keras.Model):
         if self.likelihood == "bernoulli":
             return bernoulli_nll_from_logits(x, logits)
         log_sigma = self.log_sigma if self.log_sigma is not None else \
-            math.log(self._sigma_option)
+            math.log(float(self._sigma_option))
         return gaussian_nll(x, ops.sigmoid(logits), log_sigma)
 
     def _negative_elbo(self, x, training: bool) -> dict:
@@ -439,7 +440,7 @@ class VAE(keras.Model):
             tracker.update_state(losses[tracker.name], sample_weight=batch_size)
         return {tracker.name: tracker.result() for tracker in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, data: TensorLike) -> dict[str, TensorLike]:
         """One gradient step on the negative ELBO of a batch of images ``data``."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
@@ -451,7 +452,7 @@ class VAE(keras.Model):
             logs["sigma"] = ops.exp(self.log_sigma)
         return logs
 
-    def test_step(self, data):
+    def test_step(self, data: TensorLike) -> dict[str, TensorLike]:
         """The negative ELBO of a batch, without a gradient step (``evaluate``, ``val_*``)."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         losses = self._negative_elbo(x, training=False)
@@ -459,7 +460,8 @@ class VAE(keras.Model):
 
     # --------------------------------------------------------- checked entry points
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x: Any = None, y: Any = None, *args: Any,
+            **kwargs: Any) -> keras.callbacks.History:
         """Keras ``fit`` on images, checked first so that a refused call changes nothing.
 
         Array inputs ``x`` and ``validation_data`` (an array, or a tuple whose first entry
@@ -475,7 +477,7 @@ class VAE(keras.Model):
         keras.callbacks.History
         """
         if _is_array(x):
-            x = self._as_images(x, "x")
+            x = as_model_images(self, x, "x")
         if "validation_data" in kwargs:
             kwargs["validation_data"] = self._checked_validation_data(kwargs["validation_data"])
         optimizer = getattr(self, "optimizer", None)
@@ -483,30 +485,34 @@ class VAE(keras.Model):
             optimizer.build(self.trainable_variables)
         if not args:
             self._choose_xla(x, kwargs)
-        try:
-            with _quiet_retracing_warning():
-                return super().fit(x, y, *args, **kwargs)
-        except Exception:
-            self._forget_traced_steps()
-            raise
+        with self._keras_entry_point():
+            return super().fit(x, y, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+    def evaluate(self, x: Any = None, y: Any = None, *args: Any,
+                 **kwargs: Any) -> float | list[float] | dict[str, float]:
         """Keras ``evaluate``, with array images checked as in :meth:`fit` first."""
         if _is_array(x):
-            x = self._as_images(x, "x")
-        try:
-            with _quiet_retracing_warning():
-                return super().evaluate(x, y, *args, **kwargs)
-        except Exception:
-            self._forget_traced_steps()
-            raise
+            x = as_model_images(self, x, "x")
+        with self._keras_entry_point():
+            return super().evaluate(x, y, *args, **kwargs)
 
     def _checked_validation_data(self, data: object) -> object:
         if _is_array(data):
-            return self._as_images(data, "validation_data")
+            return as_model_images(self, data, "validation_data")
         if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and _is_array(data[0]):
-            return (self._as_images(data[0], "validation_data"), *data[1:])
+            return (as_model_images(self, data[0], "validation_data"), *data[1:])
         return data
+
+    @contextlib.contextmanager
+    def _keras_entry_point(self) -> Iterator[None]:
+        """Around Keras' ``fit``/``evaluate``: no retracing warning; a failure forgets
+        the traced steps, so the next call traces them afresh."""
+        try:
+            with _quiet_retracing_warning():
+                yield
+        except Exception:
+            self._forget_traced_steps()
+            raise
 
     def _forget_traced_steps(self) -> None:
         """Drop traced train/test steps, so a step whose tracing failed is traced anew."""
@@ -541,22 +547,7 @@ class VAE(keras.Model):
 
     # ---------------------------------------------------------- NumPy helpers
 
-    def _as_images(self, x: object, name: str = "x") -> np.ndarray:
-        """``x`` as float32 images ``(n, *image_shape)`` with finite pixels in [0, 1]."""
-        rank = len(self.image_shape)
-        images = check_array(x, name, ndim=(rank, rank + 1), min_len=1, noun="image",
-                             layout=f"(n, {', '.join(map(str, self.image_shape))})")
-        if images.shape[1:] + (1,) == self.image_shape:
-            images = images.reshape((len(images),) + self.image_shape)
-        elif images.shape[1:] != self.image_shape:
-            raise ValueError(f"{name} must hold images of shape {self.image_shape}, i.e. "
-                             f"have shape (n, {', '.join(map(str, self.image_shape))}); got "
-                             f"shape {images.shape}. Pass a batch of images of that size, "
-                             "e.g. x[:100], or resize them.")
-        return check_array(images, name, finite=True, value_range=PIXEL_RANGE,
-                           value_noun="pixel")
-
-    def encode(self, x: object, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, x: ArrayLike, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Posterior parameters of images.
 
         Parameters
@@ -570,7 +561,7 @@ class VAE(keras.Model):
         -------
         z_mean, z_log_var : numpy.ndarray of shape (n, latent_dim)
         """
-        images = self._as_images(x)
+        images = as_model_images(self, x)
         batch_size = check_positive_int(batch_size, "batch_size")
         # Direct calls rather than ``predict``: no traced function per model, so encoding
         # with several models in a row does not trigger TensorFlow's retracing warnings.
@@ -578,7 +569,7 @@ class VAE(keras.Model):
                                          images, batch_size=batch_size)
         return z_mean, z_log_var
 
-    def decode(self, z: object) -> np.ndarray:
+    def decode(self, z: ArrayLike) -> np.ndarray:
         """Mean images ``sigmoid(decoder(z))`` of codes, in one batched call.
 
         For a Bernoulli decoder these are pixel probabilities; for a Gaussian one,
@@ -632,7 +623,7 @@ class VAE(keras.Model):
         """
         return self.decode(sample_prior(n, self.latent_dim, seed=seed))
 
-    def evaluate_nelbo(self, x: object, batch_size: int = 256) -> dict[str, float]:
+    def evaluate_nelbo(self, x: ArrayLike, batch_size: int = 256) -> dict[str, float]:
         """Negative ELBO of images in nats per image: ``vae.evaluate`` as plain floats.
 
         Uses one sample ``z ~ q(z|x)`` per image (a Monte Carlo estimate of the
@@ -655,12 +646,13 @@ class VAE(keras.Model):
             ``"rate"``, the plain average KL (``reconstruction_loss + rate`` is the
             negative ELBO).
         """
-        images = self._as_images(x)
+        images = as_model_images(self, x)
         batch_size = check_positive_int(batch_size, "batch_size")
         if not self.compiled:
             raise RuntimeError("evaluate_nelbo needs a compiled VAE; call "
                                "vae.compile(optimizer=keras.optimizers.Adam(1e-3)) first.")
-        results = self.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
+        results = cast(dict[str, float], self.evaluate(images, batch_size=batch_size,
+                                                        verbose=0, return_dict=True))
         names = LOSS_NAMES + ((RATE_NAME,) if self.tracks_rate else ())
         return {name: float(results[name]) for name in names}
 
@@ -714,12 +706,16 @@ def free_bits_kl(z_mean, z_log_var, free_bits: float = 0.0) -> tuple:
 # --------------------------------------------------------------------------- checks
 
 def _check_non_negative(value: object, name: str, example: str) -> float:
-    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so."""
+    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so.
+
+    Also checks the weights of :mod:`course_utils.models.kl_schedules`.
+    """
     if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number >= 0 ({example}); got "
-                        f"{type(value).__name__} {value!r}.")
+        raise TypeError(f"{name} must be a number >= 0; got {type(value).__name__} "
+                        f"{value!r}. Pass a float: {example}.")
     if not math.isfinite(float(value)) or float(value) < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 ({example}); got {value!r}.")
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}. Pass a "
+                         f"float: {example}.")
     return float(value)
 
 
@@ -731,7 +727,7 @@ class _RetracingFilter(logging.Filter):
 
 
 @contextlib.contextmanager
-def _quiet_retracing_warning():
+def _quiet_retracing_warning() -> Iterator[None]:
     """Silence the retracing warning while a VAE fits or evaluates.
 
     Each VAE traces its own training and evaluation steps once (and once more for a
@@ -755,7 +751,7 @@ def _cpu_only() -> bool:
     return all(device.device_type == "CPU" for device in tf.config.list_physical_devices())
 
 
-def _is_array(value: object) -> bool:
+def _is_array(value: object) -> TypeGuard[ArrayLike]:
     """True for inputs :meth:`VAE.fit` can check: arrays, nested lists, eager tensors."""
     return isinstance(value, (np.ndarray, list)) or (tf.is_tensor(value)
                                                      and hasattr(value, "numpy"))
@@ -778,7 +774,7 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     valid_sigma = f"a positive number, {LEARNED!r} or None (meaning 1.0)"
     if likelihood == "bernoulli":
         if sigma is not None:
-            raise ValueError(f"sigma applies only to likelihood='gaussian'; got sigma="
+            raise ValueError(f"sigma must be None unless likelihood='gaussian'; got sigma="
                              f"{sigma!r} with likelihood='bernoulli'. Leave sigma=None, or "
                              f"choose likelihood='gaussian' with sigma = {valid_sigma}.")
     elif sigma is None:
@@ -786,11 +782,11 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     elif sigma != LEARNED:
         if isinstance(sigma, bool) or not isinstance(sigma, Real) or \
                 not math.isfinite(sigma) or sigma <= 0:
-            raise ValueError(f"sigma must be {valid_sigma}; got {sigma!r}.")
+            raise ValueError(f"sigma must be {valid_sigma}; got {sigma!r}. Pass e.g. 0.1.")
         sigma = float(sigma)
     if sigma != LEARNED:
         if initial_sigma is not None:
-            raise ValueError(f"initial_sigma applies only to sigma={LEARNED!r}; got "
+            raise ValueError(f"initial_sigma must be None unless sigma={LEARNED!r}; got "
                              f"initial_sigma={initial_sigma!r} with sigma={sigma!r}. "
                              "Leave initial_sigma=None.")
         return likelihood, sigma, reduction, None
@@ -799,11 +795,12 @@ def _check_likelihood_options(likelihood: object, sigma: object, reduction: obje
     if isinstance(initial_sigma, bool) or not isinstance(initial_sigma, Real) or \
             not math.isfinite(initial_sigma) or initial_sigma <= 0:
         raise ValueError(f"initial_sigma must be a positive number (or None, meaning "
-                         f"1.0); got {initial_sigma!r}.")
+                         f"1.0); got {initial_sigma!r}. Pass e.g. 0.1.")
     return likelihood, sigma, reduction, float(initial_sigma)
 
 
-def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int, ...], int]:
+def _check_encoder_decoder(encoder: keras.Model,
+                           decoder: keras.Model) -> tuple[tuple[int, ...], int]:
     """Return ``(image_shape, latent_dim)`` or raise if the two parts do not fit a VAE."""
     for name, part in (("encoder", encoder), ("decoder", decoder)):
         if not isinstance(part, keras.Model):
@@ -840,17 +837,63 @@ def _check_encoder_decoder(encoder: object, decoder: object) -> tuple[tuple[int,
         raise ValueError(f"decoder must output one tensor of the image shape {image_shape} "
                          f"(the encoder's input shape); got output shapes {decoder_out}. End "
                          "the decoder with a Reshape or a Conv2DTranspose to that shape.")
-    name = last_activation(decoder)  # Reshape and the like are skipped
-    if name is not None:
-        if name == "sigmoid":
+    activation = last_activation(decoder)  # Reshape and the like are skipped
+    if activation is not None:
+        if activation == "sigmoid":
             raise ValueError("decoder must output pixel LOGITS, but its last activation is a "
                              "sigmoid; got a sigmoid output. Build it with output='logits' "
                              "(the loss applies the sigmoid itself).")
-        if name in ("relu", "softplus"):
+        if activation in ("relu", "softplus"):
             raise ValueError(f"decoder must output pixel LOGITS, which can be negative; got a "
-                             f"final {name}, so every pixel probability would be at least 1/2. "
-                             "Build it with output='logits' (no final activation).")
+                             f"final {activation}, so every pixel probability would be at least "
+                             "1/2. Build it with output='logits' (no final activation).")
     return image_shape, int(latent_dim)
+
+
+def as_model_images(vae: VAE, x: ArrayLike, name: str = "x") -> np.ndarray:
+    """``x`` as the float32 images a VAE reads, after checking them.
+
+    The one check of images that go into a :class:`VAE` (its ``fit``, ``evaluate``,
+    ``encode`` and the evaluation modules use it): the shape must be
+    ``(n, *vae.image_shape)``, or that without the channel axis of size 1, with at
+    least one image and finite pixel values in [0, 1].
+
+    Parameters
+    ----------
+    vae : VAE
+        The model whose ``image_shape`` the images must have.
+    x : array_like of shape (n, 28, 28, 1) or (n, 28, 28)
+        The images (the shape follows ``vae.image_shape``).
+    name : str
+        How error messages call ``x``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, *vae.image_shape), float32
+
+    Raises
+    ------
+    TypeError
+        If ``vae`` is not a :class:`VAE` or ``x`` is not numeric.
+    ValueError
+        If its shape, finiteness or pixel range is wrong, or it holds no image.
+    """
+    if not isinstance(vae, VAE):
+        raise TypeError(f"vae must be a course_utils.models.vae.VAE; got "
+                        f"{type(vae).__name__}. Build one with build_dense_vae or load one "
+                        "with load_pretrained.")
+    shape = tuple(vae.image_shape)
+    layout = f"(n, {', '.join(map(str, shape))})"
+    images = check_array(x, name, ndim=(len(shape), len(shape) + 1), min_len=1,
+                         noun="image", layout=layout)
+    if images.shape[1:] + (1,) == shape:
+        images = images.reshape((len(images),) + shape)
+    elif images.shape[1:] != shape:
+        raise ValueError(f"{name} must hold images of shape {shape}, i.e. have shape "
+                         f"{layout}; got shape {images.shape}. Pass a batch of images of "
+                         "that size, e.g. x[:100], or resize them.")
+    return check_array(images, name, finite=True, value_range=PIXEL_RANGE,
+                       value_noun="pixel")
 
 
 # -------------------------------------------------------------------------- builders
@@ -893,13 +936,8 @@ def build_conv_vae(latent_dim: int = 2, seed: int | None = None,
 
     Parameters
     ----------
-    latent_dim : int
-        Size of the code.
-    seed : int or None
-        Seed of the sampling noise (see :class:`VAE`).
-    **likelihood_options
-        ``likelihood``, ``sigma``, ``reduction``, ``initial_sigma``, ``kl_weight``,
-        ``free_bits``: see :class:`VAE`.
+    latent_dim, seed, **likelihood_options
+        As in :func:`build_dense_vae`.
 
     Returns
     -------
