@@ -60,6 +60,20 @@ def check_positive_number(value: object, name: str, *, example: str = "1e-3") ->
     return number
 
 
+def check_non_negative_number(value: object, name: str, *, example: str = "0.0") -> float:
+    """Return ``value`` as a float, or raise if it is not a finite number >= 0.
+
+    ``example`` completes the advice "Pass a float: <example>.", e.g. "1.0 for the ELBO".
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number >= 0; got {type(value).__name__} "
+                        f"{value!r}. Pass a float: {example}.")
+    if not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}. Pass a "
+                         f"float: {example}.")
+    return float(value)
+
+
 def check_int_sequence(values: object, name: str) -> tuple[int, ...]:
     """Return a tuple of positive ints (layer widths, say)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
@@ -339,8 +353,12 @@ def rng_from_seed(seed: object) -> np.random.Generator:
                                  else check_positive_int(seed, "seed", minimum=0))
 
 
-def check_same_shape(a: np.ndarray, name_a: str, b: np.ndarray, name_b: str) -> None:
-    """Raise ``ValueError`` unless arrays ``a`` and ``b`` have the same shape."""
+def check_same_shape(a: np.ndarray, name_a: str, b: np.ndarray, name_b: str, *,
+                     fix: str = "Pass one row per example for both.") -> None:
+    """Raise ``ValueError`` unless arrays ``a`` and ``b`` have the same shape.
+
+    ``fix`` is the advice sentence of the message, e.g. "Reconstruct the same batch."
+    """
     if a.shape != b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} "
-                         f"and {b.shape}. Pass one row per example for both.")
+                         f"and {b.shape}. {fix}")

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from course_utils._validation import check_images, check_positive_int
+from course_utils._validation import check_images, check_positive_int, check_same_shape
 
 __all__ = [
     "figure_and_axes",
@@ -158,10 +158,8 @@ def plot_reconstructions(originals: ArrayLike, reconstructions: ArrayLike, *,
     """
     originals = check_images(originals, "originals")
     reconstructions = check_images(reconstructions, "reconstructions")
-    if originals.shape != reconstructions.shape:
-        raise ValueError(f"originals and reconstructions must have the same shape; got "
-                         f"{originals.shape} and {reconstructions.shape}. Pass the "
-                         "reconstructions of exactly these originals.")
+    check_same_shape(originals, "originals", reconstructions, "reconstructions",
+                     fix="Pass the reconstructions of exactly these originals.")
     n = min(check_positive_int(n, "n"), len(originals))
     stacked = np.concatenate([originals[:n], reconstructions[:n]])
     return plot_image_grid(stacked, ncols=n, row_labels=["original", "reconstruction"],

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils._validation import PIXEL_RANGE, check_array, check_images
+from course_utils._validation import (
+    PIXEL_RANGE,
+    check_array,
+    check_images,
+    check_non_negative_number,
+    check_same_shape,
+)
 
 # ------------------------------------------------------------------ conversion
 
@@ -132,3 +138,33 @@ def test_check_images_checks_the_image_size_the_model_expects():
     with pytest.raises(ValueError, match=r"x_train must hold images of shape \(28, 28, 1\).*"
                                          r"got shape \(5, 32, 32, 1\).*28 x 28"):
         check_images(np.zeros((5, 32, 32, 1)), "x_train", image_shape=(28, 28, 1))
+
+
+# ------------------------------------------------------- numbers >= 0 and same shapes
+
+@pytest.mark.parametrize("value", [0, 0.0, 2, np.float32(0.5), np.int64(3)])
+def test_check_non_negative_number_returns_a_float(value):
+    result = check_non_negative_number(value, "kl_weight")
+    assert isinstance(result, float) and result == float(value)
+
+
+@pytest.mark.parametrize("value, error, match", [
+    (-0.1, ValueError, r"kl_weight must be a finite number >= 0; got -0\.1\. Pass a float: "
+                       r"1\.0 for the ELBO\."),
+    (np.inf, ValueError, r"finite number >= 0; got inf"),
+    (np.nan, ValueError, r"finite number >= 0; got nan"),
+    (True, TypeError, r"kl_weight must be a number >= 0; got bool True\. Pass"),
+    ("1", TypeError, r"got str '1'"),
+    (None, TypeError, r"got NoneType None"),
+])
+def test_check_non_negative_number_refuses_with_what_got_and_fix(value, error, match):
+    with pytest.raises(error, match=match):
+        check_non_negative_number(value, "kl_weight", example="1.0 for the ELBO")
+
+
+def test_check_same_shape_passes_equal_shapes_and_names_both_with_the_fix():
+    check_same_shape(np.zeros((2, 3)), "a", np.ones((2, 3)), "b")
+    with pytest.raises(ValueError, match=r"images and reconstructions must have the same "
+                                         r"shape; got \(2, 3\) and \(3, 2\)\. Reconstruct"):
+        check_same_shape(np.zeros((2, 3)), "images", np.zeros((3, 2)), "reconstructions",
+                         fix="Reconstruct the same batch.")

@@ -32,6 +32,7 @@ from course_utils._validation import (
     check_array,
     check_positive_int,
     check_positive_number,
+    check_same_shape,
 )
 
 __all__ = [
@@ -163,10 +164,8 @@ def max_likelihood_sigma(images: ArrayLike, reconstructions: ArrayLike) -> float
     """
     images = _images(images, "images")
     reconstructions = _images(reconstructions, "reconstructions", pixels=False)
-    if images.shape != reconstructions.shape:
-        raise ValueError(f"images and reconstructions must have the same shape; got "
-                         f"{images.shape} and {reconstructions.shape}. Reconstruct the "
-                         "same batch.")
+    check_same_shape(images, "images", reconstructions, "reconstructions",
+                     fix="Reconstruct the same batch.")
     return float(np.sqrt(np.mean((images - reconstructions) ** 2)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils._validation import DIVERGED_FIX, check_images
+from course_utils._validation import DIVERGED_FIX, check_images, check_same_shape
 
 __all__ = ["reconstruction_mse"]
 
@@ -34,8 +34,6 @@ def reconstruction_mse(images: ArrayLike, reconstructions: ArrayLike) -> np.ndar
     images = check_images(images, "images", pixels=True)
     reconstructions = check_images(reconstructions, "reconstructions", finite=True,
                                    fix=DIVERGED_FIX)
-    if images.shape != reconstructions.shape:
-        raise ValueError(f"images and reconstructions must have the same shape; got "
-                         f"{images.shape} and {reconstructions.shape}. Reconstruct the "
-                         "same batch.")
+    check_same_shape(images, "images", reconstructions, "reconstructions",
+                     fix="Reconstruct the same batch.")
     return ((images - reconstructions) ** 2).reshape(len(images), -1).mean(axis=1)

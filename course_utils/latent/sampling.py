@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils._validation import DIVERGED_FIX, check_array, check_positive_int, rng_from_seed
+from course_utils._validation import (
+    DIVERGED_FIX,
+    check_array,
+    check_positive_int,
+    check_same_shape,
+    rng_from_seed,
+)
 
 __all__ = [
     "sample_prior",
@@ -148,9 +154,8 @@ def sample_aggregate_posterior(z_mean: ArrayLike, z_log_var: ArrayLike, n: int, 
     """
     mean = _codes(z_mean, "z_mean", min_len=1)
     log_var = _codes(z_log_var, "z_log_var", min_len=1)
-    if mean.shape != log_var.shape:
-        raise ValueError(f"z_mean and z_log_var must have the same shape; got {mean.shape} "
-                         f"and {log_var.shape}. Pass both outputs of one vae.encode(x).")
+    check_same_shape(mean, "z_mean", log_var, "z_log_var",
+                     fix="Pass both outputs of one vae.encode(x).")
     n = check_positive_int(n, "n")
     rng = rng_from_seed(seed)
     chosen = rng.integers(0, len(mean), size=n)

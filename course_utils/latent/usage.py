@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from course_utils._validation import DIVERGED_FIX, check_array
+from course_utils._validation import DIVERGED_FIX, check_array, check_same_shape
 
 __all__ = ["ACTIVE_THRESHOLD", "kl_per_dimension", "latent_activity", "active_units"]
 
@@ -47,10 +47,8 @@ def kl_per_dimension(z_mean: ArrayLike, z_log_var: ArrayLike) -> np.ndarray:
     """
     mean = _codes(z_mean, "z_mean")
     log_var = _codes(z_log_var, "z_log_var")
-    if mean.shape != log_var.shape:
-        raise ValueError(f"z_mean and z_log_var must have the same shape; got "
-                         f"{mean.shape} and {log_var.shape}. Pass both encoder "
-                         "outputs for the same images.")
+    check_same_shape(mean, "z_mean", log_var, "z_log_var",
+                     fix="Pass both encoder outputs for the same images.")
     per_dim = 0.5 * (mean**2 + np.expm1(log_var) - log_var)
     return per_dim.mean(axis=0)
 

@@ -18,14 +18,15 @@ from typing import Callable
 
 import keras
 
-from course_utils._validation import check_positive_int
-from course_utils.models.vae import VAE, _check_non_negative
+from course_utils._validation import check_non_negative_number, check_positive_int
+from course_utils.models.vae import VAE
 
 __all__ = ["KLSchedule", "KLWarmUp", "linear_warmup"]
 
 
 def _weight(value: object, name: str) -> float:
-    return _check_non_negative(value, name, "e.g. 0.0 for an autoencoder, 1.0 for the ELBO")
+    return check_non_negative_number(value, name,
+                                     example="e.g. 0.0 for an autoencoder, 1.0 for the ELBO")
 
 
 def linear_warmup(epoch: int, warmup_epochs: int, start: float = 0.0,

@@ -54,6 +54,7 @@ from course_utils._validation import (
     PIXEL_RANGE,
     check_array,
     check_int_sequence,
+    check_non_negative_number,
     check_positive_int,
 )
 from course_utils.elbo.losses import (
@@ -207,9 +208,10 @@ class VAE(keras.Model):
         image_shape, latent_dim = _check_encoder_decoder(encoder, decoder)
         likelihood, sigma, reduction, initial_sigma = _check_likelihood_options(
             likelihood, sigma, reduction, initial_sigma)
-        kl_weight = _check_non_negative(kl_weight, "kl_weight", "1.0 for the ELBO, e.g. "
-                                        "4.0 for a beta-VAE")
-        free_bits = _check_non_negative(free_bits, "free_bits", "0.0 for none, e.g. 0.25")
+        kl_weight = check_non_negative_number(
+            kl_weight, "kl_weight", example="1.0 for the ELBO, e.g. 4.0 for a beta-VAE")
+        free_bits = check_non_negative_number(
+            free_bits, "free_bits", example="0.0 for none, e.g. 0.25")
         super().__init__(**kwargs)
         self.encoder, self.decoder, self.seed = encoder, decoder, seed
         self.image_shape, self.latent_dim = image_shape, latent_dim
@@ -255,7 +257,7 @@ class VAE(keras.Model):
 
     @kl_weight.setter
     def kl_weight(self, value: float) -> None:
-        value = _check_non_negative(value, "kl_weight", "1.0 for the ELBO")
+        value = check_non_negative_number(value, "kl_weight", example="1.0 for the ELBO")
         if not self.tracks_rate and value != 1.0:
             raise ValueError(f"kl_weight must be set only on a VAE built with a KL weight or "
                              f"free bits (which logs the rate besides the weighted KL); got "
@@ -704,20 +706,6 @@ def free_bits_kl(z_mean, z_log_var, free_bits: float = 0.0) -> tuple:
 
 
 # --------------------------------------------------------------------------- checks
-
-def _check_non_negative(value: object, name: str, example: str) -> float:
-    """``value`` as a finite float >= 0, or a TypeError/ValueError that says so.
-
-    Also checks the weights of :mod:`course_utils.models.kl_schedules`.
-    """
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number >= 0; got {type(value).__name__} "
-                        f"{value!r}. Pass a float: {example}.")
-    if not math.isfinite(float(value)) or float(value) < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}. Pass a "
-                         f"float: {example}.")
-    return float(value)
-
 
 class _RetracingFilter(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" warning."""
