@@ -1,8 +1,19 @@
-"""Helpers for the variational-autoencoder course: data, models, losses, training,
-plots, the latent explorer and exercise checks.
+"""Helpers for the variational-autoencoder course, one folder per job:
+
+* ``data``: the datasets (``load_dataset``) and the embedded subsets;
+* ``models``: networks, the ``VAE`` class, training, KL schedules, the shipped models;
+* ``elbo``: the ELBO's maths (losses, estimators, the linear-Gaussian toy model,
+  likelihoods) and its plots;
+* ``evaluation``: reconstruction error, the importance-weighted bound, inference gaps,
+  rate and distortion;
+* ``latent``: sampling, decoding, latent usage and every plot of the latent space;
+* ``explorer``: the latent explorer widget and its in-page decoder;
+* ``exercises``: the exercise core and one module of questions per lesson;
+* at the top: ``mode`` (fast or full), ``plotting``, ``display``, ``report`` and
+  ``_validation`` (the input checks every module uses).
 
 Importing the package has no side effects: it sets no seeds, styles or backends.
-Import what you need from its modules, e.g. ``from course_utils.data import load_dataset``.
+Import what you need from its folders, e.g. ``from course_utils.data import load_dataset``.
 """
 
 import importlib.util as _importlib_util
