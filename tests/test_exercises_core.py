@@ -1,3 +1,4 @@
+import contextlib
 import functools
 import sys
 
@@ -480,3 +481,37 @@ def test_a_prediction_can_explain_each_choice_with_a_mapping():
     silent = Prediction("P", choices=("up", "down"), explanation={"up": "It went up."})
     assert (silent.reveal("down", "down").message
             == "You predicted 'down'; the cell measured 'down'.")
+
+
+class ScopedDoubler:
+    """A stand-in for a course class with a context-manager method, as ``VAE`` has."""
+
+    @contextlib.contextmanager
+    def scope(self):
+        yield self
+
+    def double(self, x):
+        return x + x
+
+
+scoped = Exercise("Exercise 0.3: double", check_double_against_reference, reference,
+                  hints=("Multiply.",), forbidden=(ScopedDoubler,))
+
+
+@contextlib.contextmanager
+def _own_scope():
+    yield
+
+
+def double_inside_a_context_manager(x):
+    with _own_scope(), contextlib.suppress(KeyError):
+        return x + x
+
+
+def test_graded_mode_does_not_take_library_wrappers_for_the_course_implementation():
+    # contextlib's helper wraps ScopedDoubler.scope and every other context manager:
+    # an answer that opens one of its own is still the learner's work.
+    with graded_mode():
+        assert scoped.check(double_inside_a_context_manager).passed
+        refused = scoped.check(lambda x: ScopedDoubler().double(x))
+    assert refused.status == "refused"

@@ -44,6 +44,7 @@ import inspect
 import os
 import re
 import sys
+import sysconfig
 import textwrap
 import types
 import warnings
@@ -403,20 +404,44 @@ def _wrapped_functions(obj: object, depth: int = 0) -> Iterator[types.FunctionTy
             yield from _wrapped_functions(inner, depth + 1)
 
 
+#: The standard library's folder (``__module__`` will not do: ``functools.wraps`` copies it).
+_STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+#: course_utils' own folder, wherever it is installed.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _is_library_function(function: types.FunctionType) -> bool:
+    """Whether ``function`` comes from the standard library or an installed package.
+
+    Such code is shared by everything: ``contextlib.contextmanager``'s helper, say, wraps
+    a method of ``VAE`` and also every context manager TensorFlow opens, so it never
+    identifies the course's implementation.
+    """
+    filename = os.path.abspath(function.__code__.co_filename)
+    if filename.startswith(_PACKAGE):  # the course itself, even when installed
+        return False
+    return (filename.startswith(_STDLIB) or "site-packages" in filename
+            or "dist-packages" in filename)
+
+
 def _declared_codes(obj: object) -> Iterator[types.CodeType]:
-    """Code objects of a declared forbidden implementation (classes: all their methods)."""
+    """Code objects of a declared forbidden implementation (classes: all their methods).
+
+    Library functions met on the way (decorators' wrappers) are left out.
+    """
     if isinstance(obj, type):
+        candidates: list[object] = []
         for value in vars(obj).values():
             if isinstance(value, property):
-                candidates: Iterable[object] = (value.fget, value.fset, value.fdel)
+                candidates += [value.fget, value.fset, value.fdel]
             else:
-                candidates = (value,)
-            for candidate in candidates:
-                for function in _wrapped_functions(candidate):
-                    yield function.__code__
-        return
-    for function in _wrapped_functions(obj):
-        yield function.__code__
+                candidates.append(value)
+    else:
+        candidates = [obj]
+    for candidate in candidates:
+        for function in _wrapped_functions(candidate):
+            if not _is_library_function(function):
+                yield function.__code__
 
 
 def _label(obj: object) -> str:
